@@ -1,0 +1,119 @@
+# blikveld: a plain Makefile (hiredis-style). Targets: all deps test demo bench fuzz lint clean.
+# SANITIZE=address,undefined builds into build-san/ instead of build/.
+
+PKGS     := libevent libcurl yajl libpcre2-8 hiredis yaml-0.1 libhs libutf8proc openssl
+DEB_PKGS := build-essential pkg-config libevent-dev libcurl4-openssl-dev libyajl-dev libpcre2-dev \
+            libhiredis-dev libyaml-dev libvectorscan-dev libutf8proc-dev libssl-dev libcmocka-dev \
+            redis-server python3 clang
+
+CC      ?= cc
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wwrite-strings -Wformat=2 \
+           -Wno-unused-parameter
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+ifneq ($(SANITIZE),)
+BUILD   ?= build-san
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+OPT     := -O1
+else
+BUILD   ?= build
+SANFLAGS :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+CFLAGS  += -std=gnu11 -g $(OPT) $(WARN) $(SANFLAGS) -Ilib -MMD -MP $(PKG_CFLAGS) -D_GNU_SOURCE
+LDFLAGS += $(SANFLAGS)
+
+LIB_SRC   := $(sort $(wildcard lib/*/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_A     := $(BUILD)/libblikveld.a
+CMD_SRC   := $(sort $(wildcard cmd/blikveld/*.c))
+CMD_OBJ   := $(CMD_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_RUN  := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+ifeq ($(BUILD),build)
+BIN := bin/blikveld
+else
+BIN := $(BUILD)/bin/blikveld
+endif
+
+.PHONY: all deps test test-one demo bench fuzz lint clean units
+all: $(BIN)
+
+# Installs the Debian packages that are missing; does nothing (no apt-get update) when all are there.
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(CMD_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB_A) $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A) tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_A) $(PKG_LIBS) -lcmocka
+
+# Each fuzz target linked with a plain main that replays its corpus (gcc; no libFuzzer needed).
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/corpus_main.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< tests/fuzz/corpus_main.c $(LIB_A) $(PKG_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB_A) $(PKG_LIBS)
+
+units: $(BIN) $(UNIT_BIN) $(FUZZ_RUN)
+
+# The whole suite: plain build, then AddressSanitizer + UndefinedBehaviorSanitizer build.
+test: deps
+	@$(MAKE) --no-print-directory units
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined units
+	@tests/run-all
+
+# Libfuzzer builds (clang): make fuzz FUZZ_TIME=60
+FUZZ_TIME ?= 30
+fuzz: deps
+	@mkdir -p build-fuzz
+	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -D_GNU_SOURCE $(PKG_CFLAGS) \
+	    -o build-fuzz/$$n $$f $(LIB_SRC) $(PKG_LIBS) || exit 1; \
+	  mkdir -p build-fuzz/corpus-$$n; \
+	  build-fuzz/$$n -max_total_time=$(FUZZ_TIME) build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+demo: deps all $(BUILD)/bench/gen
+	@bench/demo
+
+bench: deps all $(BENCH_BIN)
+	@bench/run
+
+lint:
+	@! grep -rnE '\b(strcpy|strcat|sprintf|strtok|atoi|gets)[[:space:]]*\(' lib cmd tests bench --include='*.c' --include='*.h' || { echo "lint: banned call"; exit 1; }
+	@echo "lint: ok"
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d)

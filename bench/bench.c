@@ -1,0 +1,244 @@
+/* bench.c: the throughput benchmark behind `make bench`. Measures, on one core and on the same
+ * bytes: (a) the codecs' JSON decoding alone, (b) decoding + normalisation + matching with a rule
+ * set, the matching itself against the pcre2-only reference path, and (c) the whole replay
+ * (bin/blikveld replay --speed max, as a child process, with its peak RSS). Prints a table. */
+#include "codec/codec.h"
+#include "core/buf.h"
+#include "engine/post.h"
+#include "engine/pseudo.h"
+#include "engine/rules.h"
+#include "engine/text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef struct corpus {
+    char *data;
+    size_t len;
+    char **lines;
+    size_t *lens;
+    size_t n;
+} corpus;
+
+static int load(const char *path, corpus *c)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        perror(path);
+        return -1;
+    }
+    bv_buf b = BV_BUF_INIT;
+    char chunk[1 << 16];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        bv_buf_append(&b, chunk, r);
+    }
+    fclose(f);
+    c->len = b.len;
+    c->data = bv_buf_steal(&b);
+    size_t cap = 1024;
+    c->lines = malloc(cap * sizeof *c->lines);
+    c->lens = malloc(cap * sizeof *c->lens);
+    char *p = c->data, *end = c->data + c->len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (c->n == cap) {
+            cap *= 2;
+            c->lines = realloc(c->lines, cap * sizeof *c->lines);
+            c->lens = realloc(c->lens, cap * sizeof *c->lens);
+        }
+        c->lines[c->n] = p;
+        c->lens[c->n++] = l;
+        p += l + 1;
+    }
+    return 0;
+}
+
+/* decoding needs a writable copy with a spare byte */
+static char *scratch;
+static size_t scratch_cap;
+
+static bv_decode decode(const bv_codec_ctx *ctx, const corpus *c, size_t i, bv_post *post)
+{
+    if (c->lens[i] + 1 > scratch_cap) {
+        scratch_cap = (c->lens[i] + 1) * 2;
+        scratch = realloc(scratch, scratch_cap);
+    }
+    memcpy(scratch, c->lines[i], c->lens[i]);
+    scratch[c->lens[i]] = '\0';
+    bv_skip why;
+    return bv_codec_decode_line(ctx, scratch, c->lens[i], post, &why, NULL);
+}
+
+static void row(const char *what, double secs, size_t posts, size_t bytes)
+{
+    printf("| %-44s | %10.0f | %8.1f | %8.3f |\n", what, (double)posts / secs,
+           (double)bytes / secs / 1e6, secs);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: bench CORPUS.ndjson RULES.yaml BLIKVELD_BINARY [SECOND_CORPUS]\n");
+        return 2;
+    }
+    corpus c;
+    memset(&c, 0, sizeof c);
+    if (load(argv[1], &c) != 0) {
+        return 1;
+    }
+    bv_pseudo *ps = bv_pseudo_new("bench-key-0123456789", 20);
+    bv_codec_ctx ctx = {.pseudo = ps, .max_depth = 0};
+    bv_post post;
+    memset(&post, 0, sizeof post);
+
+    /* (a) decoding alone */
+    double t0 = now_s();
+    size_t posts = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (decode(&ctx, &c, i, &post) == BV_DECODE_POST) {
+            posts++;
+            bv_post_clear(&post);
+        }
+    }
+    double t_decode = now_s() - t0;
+
+    /* texts, normalised once, for matching alone */
+    bv_ruleset *rs = NULL;
+    bv_diag d;
+    const char *rf[] = {argv[2]};
+    if (bv_rules_load(&rs, rf, 1, &d) != 0) {
+        char msg[1200];
+        fprintf(stderr, "%s\n", bv_diag_format(&d, msg, sizeof msg));
+        return 1;
+    }
+    bv_matcher *m = bv_matcher_new(rs);
+    uint32_t *hits = calloc(bv_rules_count(rs) + 1, sizeof *hits);
+    bv_buf norm = BV_BUF_INIT;
+
+    /* (b) decoding + normalisation + matching */
+    t0 = now_s();
+    size_t matched = 0;
+    bv_post *kept = calloc(posts + 1, sizeof *kept);
+    char **norms = calloc(posts + 1, sizeof *norms);
+    size_t *normlens = calloc(posts + 1, sizeof *normlens);
+    size_t nk = 0;
+    for (size_t i = 0; i < c.n; i++) {
+        if (decode(&ctx, &c, i, &post) != BV_DECODE_POST) {
+            continue;
+        }
+        const char *text = post.text ? post.text : "";
+        bv_text_normalise(text, strlen(text), &norm);
+        int h = bv_match(m, &post, norm.p, norm.len, hits);
+        matched += h > 0 ? (size_t)h : 0;
+        kept[nk] = post;
+        norms[nk] = strdup(norm.p);
+        normlens[nk++] = norm.len;
+        memset(&post, 0, sizeof post);
+    }
+    double t_full = now_s() - t0;
+
+    /* matching alone: the one-pass scan against pcre2 running every pattern */
+    t0 = now_s();
+    size_t h1 = 0, h2 = 0;
+    for (size_t i = 0; i < nk; i++) {
+        int h = bv_match(m, &kept[i], norms[i], normlens[i], hits);
+        h1 += h > 0 ? (size_t)h : 0;
+    }
+    double t_match = now_s() - t0;
+    t0 = now_s();
+    for (size_t i = 0; i < nk; i++) {
+        int h = bv_match_reference(m, &kept[i], norms[i], normlens[i], hits);
+        h2 += h > 0 ? (size_t)h : 0;
+    }
+    double t_ref = now_s() - t0;
+
+    /* (c) the whole replay, as a user runs it */
+    double t_replay[2] = {0, 0};
+    long rss[2] = {0, 0};
+    size_t cbytes[2] = {c.len, 0};
+    for (int k = 0; k < (argc > 4 ? 2 : 1); k++) {
+        const char *path = k == 0 ? argv[1] : argv[4];
+        if (k == 1) {
+            FILE *f = fopen(path, "rb");
+            if (f) {
+                fseek(f, 0, SEEK_END);
+                cbytes[1] = (size_t)ftell(f);
+                fclose(f);
+            }
+        }
+        t0 = now_s();
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL) {
+                _exit(127);
+            }
+            execl(argv[3], argv[3], "replay", "--quiet", "--speed", "max", "--rules", argv[2], path,
+                  (char *)NULL);
+            _exit(127);
+        }
+        int status = 0;
+        struct rusage ru;
+        if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0) {
+            fprintf(stderr, "bench: replay of %s failed (status %d)\n", path, status);
+            return 1;
+        }
+        t_replay[k] = now_s() - t0;
+        rss[k] = ru.ru_maxrss;
+    }
+
+    printf("corpus: %zu lines, %zu posts, %.1f MB; rule set: %zu rules; matches: %zu\n", c.n,
+           posts, (double)c.len / 1e6, bv_rules_count(rs), matched);
+    printf("\n| %-44s | %10s | %8s | %8s |\n", "stage (one core)", "posts/s", "MB/s", "seconds");
+    printf("|%s|%s|%s|%s|\n", "----------------------------------------------", "------------",
+           "----------", "----------");
+    row("(a) JSON decoding alone (codecs)", t_decode, posts, c.len);
+    row("(b) decoding + normalisation + matching", t_full, posts, c.len);
+    row("    matching alone: one-pass scan", t_match, nk, 0);
+    row("    matching alone: pcre2 JIT, every rule", t_ref, nk, 0);
+    row("(c) whole replay, --speed max", t_replay[0], posts, c.len);
+    if (argc > 4) {
+        row("(c') whole replay, second corpus", t_replay[1], 0, cbytes[1]);
+    }
+    printf("\nratios (same run):\n");
+    printf("  one-pass scan vs pcre2-every-rule: %.1fx faster (target >= 10x)%s\n",
+           t_ref / t_match, h1 == h2 ? "" : "  ** HIT COUNTS DIFFER **");
+    printf("  whole replay vs decoding alone:    %.2fx (target >= 0.6x)\n", t_decode / t_replay[0]);
+    printf("peak RSS of the replay: %ld KiB", rss[0]);
+    if (argc > 4) {
+        printf("; with the second corpus (%.1fx the bytes): %ld KiB", (double)cbytes[1] / (double)c.len,
+               rss[1]);
+    }
+    printf("\n");
+    for (size_t i = 0; i < nk; i++) {
+        bv_post_clear(&kept[i]);
+        free(norms[i]);
+    }
+    free(kept);
+    free(norms);
+    free(normlens);
+    free(hits);
+    bv_buf_free(&norm);
+    bv_matcher_free(m);
+    bv_rules_free(rs);
+    bv_pseudo_free(ps);
+    free(scratch);
+    free(c.lines);
+    free(c.lens);
+    free(c.data);
+    return h1 == h2 ? 0 : 1;
+}

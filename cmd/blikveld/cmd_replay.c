@@ -1,0 +1,483 @@
+/* cmd_replay.c: `blikveld replay`: parse flags and the config file, wire recording -> pipeline
+ * -> alert book -> sinks on one event loop, run it, print the summary. No logic of its own. */
+#include "alert/book.h"
+#include "alert/sink.h"
+#include "cmd.h"
+#include "codec/codec.h"
+#include "core/config.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/pipeline.h"
+#include "engine/pseudo.h"
+#include "engine/rules.h"
+#include "engine/store_memory.h"
+#include "source/replay.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct replay_conf {
+    char *event;
+    bv_strlist rules;
+    char *state_dir;
+    int64_t lateness_ms;
+} replay_conf;
+
+static const bv_option conf_table[] = {
+    BV_OPTION("event", BV_OPT_STRING, replay_conf, event, NULL,
+              "the event's name (default: the first rule file's name)"),
+    BV_OPTION("rules", BV_OPT_PATH_LIST, replay_conf, rules, NULL,
+              "rule files, one rule set (relative to the config file)"),
+    BV_OPTION("state_dir", BV_OPT_PATH, replay_conf, state_dir, NULL,
+              "cursors, offsets, pseudonym key (default $XDG_STATE_HOME/blikveld)"),
+    BV_OPTION_RANGE("lateness", BV_OPT_DURATION, replay_conf, lateness_ms, "2m", 0,
+                    86400000, "how late a post may arrive and still count in its window"),
+    BV_OPTION_IGNORE("sources", "live sources: read by `blikveld run`"),
+    BV_OPTION_IGNORE("record", "recording of live posts: read by `blikveld run`"),
+    BV_OPTION_END,
+};
+
+typedef struct drill {
+    struct event_base *base;
+    bv_sink *sinks[2];
+    size_t nsinks;
+    bv_book *book;
+    uint64_t alerts_firing, alerts_resolved, sink_failures;
+    int done, err;
+} drill;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: blikveld replay [OPTIONS] RECORDING...\n\n"
+            "Replays recordings (files with one JSON object per line, or - for stdin) through\n"
+            "an event's rule set and prints the alerts the live run would have given, one per\n"
+            "line. Several recordings are merged by event time. Each line may be a Mastodon\n"
+            "Status, a Bluesky Jetstream event, an X API v2 stream message or v1.1 Tweet, or a\n"
+            "blikveld recording envelope; other lines are counted and skipped.\n\n"
+            "  -r, --rules FILE     a rule file (repeat for several; overrides the config's)\n"
+            "  -c, --config FILE    YAML config (event, rules, state_dir, lateness)\n"
+            "  -E, --event NAME     the event's name (default: first rule file's name)\n"
+            "  -s, --speed N|max    pace at N times real time by event time, or as fast as\n"
+            "                       possible (default max); both give the same alerts\n"
+            "  -f, --format F       json (default): one JSON object per line; text: one\n"
+            "                       readable line per alert, times in Europe/Amsterdam\n"
+            "  -a, --alerts FILE    also write the alerts (JSON lines) to FILE\n"
+            "  -e, --errors FILE    list skipped lines as FILE:LINE: reason\n"
+            "  -l, --lateness DUR   how late a post may be and still count (default 2m)\n"
+            "      --state-dir DIR  where the pseudonym key lives (default\n"
+            "                       $XDG_STATE_HOME/blikveld, or ~/.local/state/blikveld)\n"
+            "      --max-line BYTES longest line accepted (default 1048576)\n"
+            "  -q, --quiet          no progress and no summary on stderr\n"
+            "  -h, --help           this help\n\n"
+            "Authors are pseudonymised (HMAC-SHA256) with BLIKVELD_PSEUDONYM_KEY, or a key\n"
+            "created once as STATE_DIR/pseudonym.key (mode 0600).\n"
+            "exit status: 0 done, 1 failure (unreadable input, bad rules), 2 usage error\n");
+}
+
+static void on_alert(void *arg, const bv_alert *a)
+{
+    drill *d = arg;
+    if (a->state == BV_ALERT_FIRING) {
+        d->alerts_firing++;
+    } else {
+        d->alerts_resolved++;
+    }
+    for (size_t i = 0; i < d->nsinks; i++) {
+        if (bv_sink_emit(d->sinks[i], a) != BV_SINK_OK) {
+            d->sink_failures++;
+            bv_log(BV_LOG_ERROR, "alerts", "writing alert %s failed: %s", a->id, strerror(errno));
+        }
+    }
+}
+
+static void on_done(void *arg, int err)
+{
+    drill *d = arg;
+    d->done = 1;
+    d->err = err;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    drill *d = arg;
+    bv_log(BV_LOG_WARN, "replay", "interrupted by signal %d; stopping", (int)sig);
+    d->err = BV_EAGAIN;
+    event_base_loopbreak(d->base);
+}
+
+static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
+                          const bv_pipeline_stats *ps, const bv_book_stats *bs, const drill *d,
+                          int64_t elapsed_ms)
+{
+    char t1[BV_TIME_ISO_LEN], t2[BV_TIME_ISO_LEN];
+    uint64_t posts = 0, deletes = 0, skipped = 0;
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        posts += ps->posts[i];
+        deletes += ps->deletes[i];
+    }
+    for (int i = 0; i < BV_SKIP__COUNT; i++) {
+        skipped += rst->skipped[i];
+    }
+    fprintf(stderr, "summary:\n");
+    fprintf(stderr, "  lines read      %llu (%.1f MB, %llu blank) in %.2f s\n",
+            (unsigned long long)rst->lines, (double)rst->bytes / 1e6,
+            (unsigned long long)rst->blank, (double)elapsed_ms / 1000.0);
+    fprintf(stderr, "  posts           %llu", (unsigned long long)posts);
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        if (ps->posts[i]) {
+            fprintf(stderr, "  %s %llu", bv_platform_name((bv_platform)i),
+                    (unsigned long long)ps->posts[i]);
+        }
+    }
+    fputc('\n', stderr);
+    if (ps->max_ms != INT64_MIN) {
+        fprintf(stderr, "  event time      %s .. %s\n", bv_time_format_iso8601(ps->first_ms, t1),
+                bv_time_format_iso8601(ps->max_ms, t2));
+    }
+    fprintf(stderr, "  deletes         %llu\n", (unsigned long long)deletes);
+    fprintf(stderr, "  skipped         %llu", (unsigned long long)skipped);
+    for (int i = 1; i < BV_SKIP__COUNT; i++) {
+        if (rst->skipped[i]) {
+            fprintf(stderr, "  %s %llu", bv_skip_name((bv_skip)i),
+                    (unsigned long long)rst->skipped[i]);
+        }
+    }
+    fputc('\n', stderr);
+    fprintf(stderr, "  late posts      %llu (not counted in windows)\n",
+            (unsigned long long)ps->late);
+    if (ps->clamped) {
+        fprintf(stderr, "  future posts    %llu (clamped to their receive time)\n",
+                (unsigned long long)ps->clamped);
+    }
+    fprintf(stderr, "  matches\n");
+    for (size_t i = 0; i < bv_rules_count(rs); i++) {
+        fprintf(stderr, "    %-28s %llu\n", bv_rules_get(rs, i)->id,
+                (unsigned long long)ps->matches[i]);
+    }
+    fprintf(stderr, "  alerts          %llu firing, %llu resolved, %zu still firing at the end",
+            (unsigned long long)d->alerts_firing, (unsigned long long)d->alerts_resolved,
+            bs->firing_now);
+    if (bs->suppressed) {
+        fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
+    }
+    fputc('\n', stderr);
+    if (d->sink_failures) {
+        fprintf(stderr, "  alert output    %llu writes FAILED\n",
+                (unsigned long long)d->sink_failures);
+    }
+}
+
+static char *default_state_dir(void)
+{
+    const char *x = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char buf[4096];
+    if (x && *x) {
+        snprintf(buf, sizeof buf, "%s/blikveld", x);
+    } else if (home && *home) {
+        snprintf(buf, sizeof buf, "%s/.local/state/blikveld", home);
+    } else {
+        snprintf(buf, sizeof buf, ".blikveld-state");
+    }
+    return strdup(buf);
+}
+
+/* "project-x" from "rules/project-x.yaml" */
+static char *name_from_path(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    const char *dot = strrchr(b, '.');
+    if (dot && dot != b) {
+        n = (size_t)(dot - b);
+    }
+    return strndup(b, n);
+}
+
+enum { OPT_STATE_DIR = 1000, OPT_MAX_LINE };
+
+int bv_cmd_replay(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"rules", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, 'c'},
+        {"event", required_argument, NULL, 'E'},
+        {"speed", required_argument, NULL, 's'},
+        {"format", required_argument, NULL, 'f'},
+        {"alerts", required_argument, NULL, 'a'},
+        {"errors", required_argument, NULL, 'e'},
+        {"lateness", required_argument, NULL, 'l'},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"max-line", required_argument, NULL, OPT_MAX_LINE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    replay_conf conf;
+    memset(&conf, 0, sizeof conf);
+    const char *config = NULL, *event = NULL, *alerts_path = NULL, *errors_path = NULL;
+    const char *state_dir = NULL, *lateness = NULL;
+    const char **rules = calloc((size_t)argc + 1, sizeof *rules);
+    size_t nrules = 0;
+    double speed = 0;
+    size_t max_line = 0;
+    int quiet = 0, c, rc = 1;
+    bv_sink_format format = BV_FORMAT_JSON;
+    char errstr[1024];
+    bv_diag diag;
+    memset(&diag, 0, sizeof diag);
+
+    bv_ruleset *rs = NULL;
+    bv_pseudo *pseudo = NULL;
+    bv_store *store = NULL;
+    bv_pipeline *pl = NULL;
+    bv_replay *rp = NULL;
+    struct event *sigint = NULL, *sigterm = NULL;
+    FILE *errors = NULL;
+    char *event_name = NULL, *sd = NULL, *ns = NULL;
+    drill d;
+    memset(&d, 0, sizeof d);
+    if (rules == NULL) {
+        return 1;
+    }
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:c:E:s:f:a:e:l:qh", longopts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'r':
+            rules[nrules++] = optarg;
+            break;
+        case 'c':
+            config = optarg;
+            break;
+        case 'E':
+            event = optarg;
+            break;
+        case 's':
+            if (strcmp(optarg, "max") == 0) {
+                speed = 0;
+                break;
+            }
+            errno = 0;
+            speed = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(speed > 0) || !isfinite(speed)) {
+                fprintf(stderr, "blikveld replay: --speed takes a positive number or 'max', not '%s'\n",
+                        optarg);
+                goto usage_error;
+            }
+            break;
+        case 'f':
+            if (strcmp(optarg, "json") == 0) {
+                format = BV_FORMAT_JSON;
+            } else if (strcmp(optarg, "text") == 0) {
+                format = BV_FORMAT_TEXT;
+            } else {
+                fprintf(stderr, "blikveld replay: --format takes json or text, not '%s'\n", optarg);
+                goto usage_error;
+            }
+            break;
+        case 'a':
+            alerts_path = optarg;
+            break;
+        case 'e':
+            errors_path = optarg;
+            break;
+        case 'l':
+            lateness = optarg;
+            break;
+        case OPT_STATE_DIR:
+            state_dir = optarg;
+            break;
+        case OPT_MAX_LINE: {
+            errno = 0;
+            unsigned long long v = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 64 || v > (1ull << 30)) {
+                fprintf(stderr, "blikveld replay: --max-line takes 64..1073741824 bytes, not '%s'\n",
+                        optarg);
+                goto usage_error;
+            }
+            max_line = (size_t)v;
+            break;
+        }
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            free(rules);
+            return 0;
+        default:
+            goto usage_error;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "blikveld replay: no recording given (a file, or - for stdin)\n");
+        goto usage_error;
+    }
+
+    if (config) {
+        if (bv_config_load(config, conf_table, &conf, &diag) != 0) {
+            fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
+            goto out;
+        }
+    } else {
+        conf.lateness_ms = 120000;
+    }
+    if (lateness && bv_duration_parse(lateness, strlen(lateness), &conf.lateness_ms) != 0) {
+        fprintf(stderr, "blikveld replay: --lateness takes a duration like 2m or 30s, not '%s'\n",
+                lateness);
+        goto usage_error;
+    }
+    if (nrules == 0) {
+        for (size_t i = 0; i < conf.rules.n; i++) {
+            rules[nrules++] = conf.rules.v[i];
+        }
+    }
+    if (nrules == 0) {
+        fprintf(stderr, "blikveld replay: no rule set: give --rules FILE or rules: in --config\n");
+        goto usage_error;
+    }
+    event_name = strdup(event ? event : conf.event ? conf.event : "");
+    if (event_name && !*event_name) {
+        free(event_name);
+        event_name = name_from_path(rules[0]);
+    }
+    sd = state_dir ? strdup(state_dir) : conf.state_dir ? strdup(conf.state_dir)
+                                                        : default_state_dir();
+    if (event_name == NULL || sd == NULL) {
+        goto out;
+    }
+
+    if (bv_rules_load(&rs, rules, nrules, &diag) != 0) {
+        fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
+        goto out;
+    }
+    if (bv_pseudo_load(&pseudo, sd, errstr, sizeof errstr) != 0) {
+        fprintf(stderr, "blikveld replay: pseudonym key: %s\n", errstr);
+        goto out;
+    }
+    d.base = event_base_new();
+    if (d.base == NULL) {
+        goto out;
+    }
+    d.sinks[d.nsinks++] = bv_sink_stream_new(stdout, 0, format);
+    if (alerts_path) {
+        FILE *af = fopen(alerts_path, "w");
+        if (af == NULL) {
+            fprintf(stderr, "blikveld replay: %s: %s\n", alerts_path, strerror(errno));
+            goto out;
+        }
+        d.sinks[d.nsinks++] = bv_sink_stream_new(af, 1, BV_FORMAT_JSON);
+    }
+    if (errors_path) {
+        errors = fopen(errors_path, "w");
+        if (errors == NULL) {
+            fprintf(stderr, "blikveld replay: %s: %s\n", errors_path, strerror(errno));
+            goto out;
+        }
+    }
+    /* a drill has a namespace of its own: it never touches a live event's windows or claims */
+    size_t nslen = strlen(event_name) + 8;
+    ns = malloc(nslen);
+    store = bv_store_memory_new(d.base);
+    if (ns == NULL || store == NULL || d.sinks[0] == NULL || d.sinks[d.nsinks - 1] == NULL) {
+        goto out;
+    }
+    snprintf(ns, nslen, "drill/%s", event_name);
+    bv_book_opts bo = {.event = event_name, .ns = ns, .drill = 1};
+    d.book = bv_book_new(rs, store, &bo, on_alert, &d);
+    bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms, .ns = ns};
+    pl = d.book ? bv_pipeline_new(d.base, rs, store, &po, bv_book_on_signal, d.book, errstr,
+                                  sizeof errstr)
+                : NULL;
+    if (pl == NULL) {
+        fprintf(stderr, "blikveld replay: %s\n", d.book ? errstr : "out of memory");
+        goto out;
+    }
+    bv_book_attach(d.book, pl);
+    bv_codec_ctx codec = {.pseudo = pseudo, .max_depth = 0};
+    bv_replay_opts ro = {
+        .paths = (const char *const *)argv + optind,
+        .npaths = (size_t)(argc - optind),
+        .speed = speed,
+        .max_line = max_line,
+        .errors = errors,
+        .progress = !quiet && isatty(2),
+        .clock = bv_clock_system(),
+    };
+    rp = bv_replay_new(d.base, &ro, &codec, pl, errstr, sizeof errstr);
+    if (rp == NULL) {
+        fprintf(stderr, "blikveld replay: %s\n", errstr);
+        goto out;
+    }
+    sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+    sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+    if (sigint == NULL || sigterm == NULL || event_add(sigint, NULL) || event_add(sigterm, NULL)) {
+        goto out;
+    }
+    bv_replay_start(rp, on_done, &d);
+    while (!d.err && (!d.done || bv_book_pending(d.book) > 0)) {
+        if (event_base_loop(d.base, EVLOOP_ONCE) < 0) {
+            break;
+        }
+    }
+    if (!quiet) {
+        bv_replay_stats rst;
+        bv_pipeline_stats ps;
+        bv_book_stats bs;
+        bv_replay_stats_get(rp, &rst);
+        bv_pipeline_stats_get(pl, &ps);
+        bv_book_stats_get(d.book, &bs);
+        print_summary(rs, &rst, &ps, &bs, &d, rst.ended_mono - rst.started_mono);
+    }
+    rc = d.err || d.sink_failures ? 1 : 0;
+    goto out;
+
+usage_error:
+    rc = 2;
+    if (optind < argc || argc > 1) {
+        fprintf(stderr, "(see 'blikveld replay --help')\n");
+    }
+out:
+    if (sigint) {
+        event_free(sigint);
+    }
+    if (sigterm) {
+        event_free(sigterm);
+    }
+    /* the store first: its pending answers still reach a live pipeline, replay and book */
+    bv_store_free(store);
+    bv_replay_free(rp);
+    bv_pipeline_free(pl);
+    bv_book_free(d.book);
+    for (size_t i = 0; i < d.nsinks; i++) {
+        bv_sink_free(d.sinks[i]);
+    }
+    if (errors) {
+        fclose(errors);
+    }
+    if (d.base) {
+        event_base_free(d.base);
+    }
+    bv_pseudo_free(pseudo);
+    bv_rules_free(rs);
+    bv_config_free(conf_table, &conf);
+    free(event_name);
+    free(sd);
+    free(ns);
+    free(rules);
+    return rc;
+}

@@ -1,0 +1,53 @@
+/* main.c: the blikveld binary: picks the subcommand and hands it the arguments. Each subcommand
+ * lives in its own cmd_*.c and only parses arguments and wires library modules together. */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define BV_VERSION "0.1.0"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"check", bv_cmd_check, "validate rule files and run their examples"},
+    {"replay", bv_cmd_replay, "replay recordings through an event's rule set (a drill)"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: blikveld COMMAND [OPTIONS]\n\n"
+                 "blikveld watches public posts for the signals a crisis team needs.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+    }
+    fprintf(out, "\n'blikveld COMMAND --help' describes a command. See README.md.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("blikveld %s\n", BV_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "blikveld: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

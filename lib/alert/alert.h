@@ -1,0 +1,43 @@
+/* alert.h: the alert record, as every sink sees it, and its two printed forms: one JSON object
+ * per line (the contract documented in the README) and one readable line (times in
+ * Europe/Amsterdam). An alert owns copies of everything it shows; bv_alert_free releases them. */
+#ifndef BV_ALERT_ALERT_H
+#define BV_ALERT_ALERT_H
+
+#include "core/buf.h"
+#include "engine/detect.h"
+#include "engine/pipeline.h"
+#include "engine/rules.h"
+
+#include <stdint.h>
+
+typedef enum bv_alert_state { BV_ALERT_FIRING = 0, BV_ALERT_RESOLVED } bv_alert_state;
+
+typedef struct bv_alert {
+    char id[33];            /* hex; see bv_alert_make_id */
+    bv_alert_state state;
+    char *event;            /* owned */
+    int drill;
+    const bv_rule *rule;    /* borrowed from the ruleset, which outlives alerts */
+    int64_t at_ms;          /* event time of the transition */
+    int64_t since_ms;       /* resolved: when the episode fired */
+    bv_det_eval *evals;     /* owned copy */
+    size_t nevals;
+    bv_sample *samples;     /* owned copies */
+    size_t nsamples;
+} bv_alert;
+
+/* Deterministic id: hex of SHA-256(namespace NUL rule-id NUL episode-bucket-ms), 16 bytes. */
+void bv_alert_make_id(const char *ns, const char *rule_id, int64_t episode_ms, char out[33]);
+
+/* A new alert from a signal: copies evidence and samples. NULL when out of memory. */
+bv_alert *bv_alert_from_signal(const bv_signal *s, bv_alert_state state, const char *event,
+                               int drill, const char *id);
+void bv_alert_free(bv_alert *a);
+
+/* One JSON object (no newline) appended to out. */
+int bv_alert_format_json(const bv_alert *a, bv_buf *out);
+/* One readable line (no newline): "2026-06-12 22:41:00 CEST FIRING critical project-x ..." */
+int bv_alert_format_text(const bv_alert *a, bv_buf *out);
+
+#endif

@@ -1,0 +1,191 @@
+/* book.c: episodes -> alerts, with cooldown and the claim to fire; see book.h. */
+#include "alert/book.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct episode {
+    int firing;
+    int has_fired;
+    char id[33];
+    int64_t fired_at;
+} episode;
+
+typedef struct pending {
+    bv_book *book;
+    bv_alert *alert;
+    struct pending *next, *prev;
+} pending;
+
+struct bv_book {
+    const bv_ruleset *rs;
+    bv_store *store;
+    bv_pipeline *pl;
+    char *event, *ns;
+    int drill;
+    bv_book_emit_cb *emit;
+    void *arg;
+    episode *eps;
+    size_t nrules;
+    pending *pend; /* claims under way */
+    size_t npend;
+    bv_book_stats st;
+};
+
+static void on_claim(void *arg, int err, int claimed)
+{
+    pending *p = arg;
+    bv_book *b = p->book;
+    if (b) {
+        if (p->prev) {
+            p->prev->next = p->next;
+        } else {
+            b->pend = p->next;
+        }
+        if (p->next) {
+            p->next->prev = p->prev;
+        }
+        b->npend--;
+        if (err != 0) {
+            /* better twice than never: a store that cannot answer does not silence an alert */
+            b->st.claim_errors++;
+            bv_log(BV_LOG_WARN, "alerts", "claim for %s failed (%s); sending it anyway",
+                   p->alert->id, bv_strerror(err));
+            claimed = 1;
+        }
+        if (claimed) {
+            b->emit(b->arg, p->alert);
+        } else {
+            b->st.lost_claims++;
+        }
+    }
+    bv_alert_free(p->alert);
+    free(p);
+}
+
+static void claim_and_emit(bv_book *b, bv_alert *a, const char *claim_id)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        b->emit(b->arg, a);
+        bv_alert_free(a);
+        return;
+    }
+    p->book = b;
+    p->alert = a;
+    p->next = b->pend;
+    if (b->pend) {
+        b->pend->prev = p;
+    }
+    b->pend = p;
+    b->npend++;
+    /* claims live a day: longer than any cooldown a team sets for one event */
+    if (bv_store_claim(b->store, claim_id, 86400000, on_claim, p) != 0) {
+        on_claim(p, BV_ERR, 0);
+    }
+}
+
+void bv_book_on_signal(void *arg, const bv_signal *s)
+{
+    bv_book *b = arg;
+    if (s->rule >= b->nrules) {
+        return;
+    }
+    episode *ep = &b->eps[s->rule];
+    if (!ep->firing && s->holds && !s->final) {
+        if (ep->has_fired && s->at_ms - ep->fired_at < s->spec->cooldown_ms) {
+            b->st.suppressed++;
+            return;
+        }
+        bv_alert_make_id(b->ns, s->spec->id, s->episode_ms, ep->id);
+        ep->firing = 1;
+        ep->has_fired = 1;
+        ep->fired_at = s->at_ms;
+        b->st.fired++;
+        if (b->pl) {
+            bv_pipeline_set_firing(b->pl, s->rule, 1, s->at_ms);
+        }
+        bv_alert *a = bv_alert_from_signal(s, BV_ALERT_FIRING, b->event, b->drill, ep->id);
+        if (a == NULL) {
+            bv_log(BV_LOG_ERROR, "alerts", "out of memory building alert %s", ep->id);
+            return;
+        }
+        claim_and_emit(b, a, ep->id);
+    } else if (ep->firing && s->final && !s->any_holds) {
+        ep->firing = 0;
+        b->st.resolved++;
+        if (b->pl) {
+            bv_pipeline_set_firing(b->pl, s->rule, 0, s->at_ms);
+        }
+        bv_alert *a = bv_alert_from_signal(s, BV_ALERT_RESOLVED, b->event, b->drill, ep->id);
+        if (a == NULL) {
+            bv_log(BV_LOG_ERROR, "alerts", "out of memory building alert %s", ep->id);
+            return;
+        }
+        a->since_ms = ep->fired_at;
+        char claim[48];
+        snprintf(claim, sizeof claim, "%s:resolved", ep->id);
+        claim_and_emit(b, a, claim);
+    }
+}
+
+bv_book *bv_book_new(const bv_ruleset *rs, bv_store *store, const bv_book_opts *opts,
+                     bv_book_emit_cb *emit, void *arg)
+{
+    bv_book *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        return NULL;
+    }
+    b->rs = rs;
+    b->store = store;
+    b->nrules = bv_rules_count(rs);
+    b->eps = calloc(b->nrules ? b->nrules : 1, sizeof *b->eps);
+    b->event = strdup(opts->event ? opts->event : "");
+    b->ns = strdup(opts->ns ? opts->ns : "");
+    b->drill = opts->drill;
+    b->emit = emit;
+    b->arg = arg;
+    if (!b->eps || !b->event || !b->ns) {
+        goto fail;
+    }
+    return b;
+fail:
+    bv_book_free(b);
+    return NULL;
+}
+
+void bv_book_attach(bv_book *b, bv_pipeline *pl)
+{
+    b->pl = pl;
+}
+
+size_t bv_book_pending(const bv_book *b)
+{
+    return b->npend;
+}
+
+void bv_book_stats_get(const bv_book *b, bv_book_stats *out)
+{
+    *out = b->st;
+    out->firing_now = 0;
+    for (size_t i = 0; i < b->nrules; i++) {
+        out->firing_now += b->eps[i].firing != 0;
+    }
+}
+
+void bv_book_free(bv_book *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    /* claims still under way answer later (or at store teardown) into nothing */
+    for (pending *p = b->pend; p; p = p->next) {
+        p->book = NULL;
+    }
+    free(b->eps);
+    free(b->event);
+    free(b->ns);
+    free(b);
+}

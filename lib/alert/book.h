@@ -1,0 +1,43 @@
+/* book.h: the alert book owns each rule's episode: signals from the pipeline become a `firing`
+ * alert (once per episode, claimed in the store so that one process of many sends it), then a
+ * `resolved` one when, on a final bucket, none of its detectors holds any more (a rule that
+ * fires when all its detectors hold stays firing while any of them does). A new episode fires no sooner than
+ * the rule's cooldown after the previous one fired. Alert ids are derived from namespace, rule
+ * and the bucket where the episode began.
+ *
+ * Ownership: the book borrows ruleset, store and pipeline; alerts passed to the emit callback are
+ * borrowed for the call. */
+#ifndef BV_ALERT_BOOK_H
+#define BV_ALERT_BOOK_H
+
+#include "alert/alert.h"
+#include "engine/pipeline.h"
+#include "engine/store.h"
+
+typedef void bv_book_emit_cb(void *arg, const bv_alert *a);
+
+typedef struct bv_book_opts {
+    const char *event; /* the event's name, shown in alerts */
+    const char *ns;    /* namespace of ids and claims: "live/EVENT" or "drill/EVENT" */
+    int drill;         /* alerts are drills */
+} bv_book_opts;
+
+typedef struct bv_book_stats {
+    uint64_t fired, resolved, suppressed, lost_claims, claim_errors;
+    size_t firing_now;
+} bv_book_stats;
+
+typedef struct bv_book bv_book;
+
+bv_book *bv_book_new(const bv_ruleset *rs, bv_store *store, const bv_book_opts *opts,
+                     bv_book_emit_cb *emit, void *arg);
+/* The pipeline whose signals this book receives (for bv_pipeline_set_firing). */
+void bv_book_attach(bv_book *b, bv_pipeline *pl);
+/* A bv_signal_cb: pass it with the book as arg to bv_pipeline_new. */
+void bv_book_on_signal(void *book, const bv_signal *s);
+/* Claims not yet answered (alerts waiting to be emitted). */
+size_t bv_book_pending(const bv_book *b);
+void bv_book_stats_get(const bv_book *b, bv_book_stats *out);
+void bv_book_free(bv_book *b);
+
+#endif

@@ -1,0 +1,546 @@
+/* pipeline.c: post -> watermark -> normalise -> match -> count -> detectors -> signals.
+ * Evaluations are jobs: one store read per detector, then a signal; see pipeline.h. */
+#include "engine/pipeline.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "engine/text.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RING 32 /* recent matching posts kept per rule, for samples */
+
+typedef struct rule_state {
+    uint32_t *series;    /* per detector */
+    int64_t min_bucket;  /* the smallest bucket of its detectors */
+    int firing;
+    int job_active;      /* a final evaluation is under way */
+    int64_t next_final;  /* the next boundary to evaluate while firing */
+    bv_sample ring[RING];
+    size_t ring_head, ring_n;
+} rule_state;
+
+typedef struct job job;
+
+typedef struct job_read {
+    job *j;
+    size_t det;
+} job_read;
+
+struct job {
+    bv_pipeline *pl;
+    uint32_t rule;
+    int final;
+    int64_t at_ms;  /* live: post time; final: boundary - 1 */
+    int64_t boundary;
+    size_t pending;
+    int err;
+    uint64_t **counts;
+    uint64_t **authors; /* per detector: distinct authors per group, or NULL */
+    int *warm;
+    job_read *reads;
+};
+
+struct bv_pipeline {
+    struct event_base *base;
+    const bv_ruleset *rs;
+    bv_store *store;
+    bv_pipeline_opts opts;
+    bv_signal_cb *cb;
+    void *cbarg;
+    size_t nrules;
+    rule_state *rules;
+    bv_matcher *matcher;
+    uint32_t *hits;
+    uint64_t *matches;
+    bv_buf norm;
+    bv_pipeline_stats st;
+    int finishing;
+    size_t outstanding; /* jobs under way */
+    bv_done_cb *done;
+    void *donearg;
+    bv_det_eval *evals;  /* scratch, max detectors per rule */
+    size_t maxdet;
+};
+
+static int64_t floor_to(int64_t t, int64_t b)
+{
+    int64_t q = t / b;
+    if (t % b != 0 && t < 0) {
+        q--;
+    }
+    return q * b;
+}
+
+static void sample_clear(bv_sample *s)
+{
+    free(s->id);
+    free(s->url);
+    free(s->excerpt);
+    memset(s, 0, sizeof *s);
+}
+
+/* The start of the text, whitespace collapsed, cut at a UTF-8 boundary. */
+static char *make_excerpt(const char *text)
+{
+    bv_buf b = BV_BUF_INIT;
+    int space = 0;
+    for (const char *p = text; *p && b.len < BV_EXCERPT_MAX; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+            space = b.len > 0;
+            continue;
+        }
+        if (space) {
+            bv_buf_putc(&b, ' ');
+            space = 0;
+        }
+        bv_buf_putc(&b, (char)c);
+    }
+    if (b.len >= BV_EXCERPT_MAX) {
+        size_t n = b.len;
+        while (n > 0 && ((unsigned char)b.p[n - 1] & 0xC0) == 0x80) {
+            n--;
+        }
+        if (n > 0 && ((unsigned char)b.p[n - 1] & 0x80)) {
+            n--; /* drop a lead byte whose continuation was cut */
+        }
+        b.len = n;
+        b.p[n] = '\0';
+        bv_buf_puts(&b, "\xe2\x80\xa6");
+    }
+    return bv_buf_steal(&b);
+}
+
+static void ring_add(rule_state *r, const bv_post *p)
+{
+    bv_sample *s = &r->ring[r->ring_head];
+    sample_clear(s);
+    s->platform = p->platform;
+    s->created_ms = p->created_ms;
+    memcpy(s->author, p->author, BV_PSEUDO_LEN);
+    s->id = strdup(p->id ? p->id : "");
+    s->url = p->url ? strdup(p->url) : NULL;
+    s->excerpt = make_excerpt(p->text ? p->text : "");
+    r->ring_head = (r->ring_head + 1) % RING;
+    if (r->ring_n < RING) {
+        r->ring_n++;
+    }
+}
+
+static void ring_delete(rule_state *r, bv_platform platform, const char *id)
+{
+    for (size_t i = 0; i < RING; i++) {
+        bv_sample *s = &r->ring[i];
+        if (s->id && s->platform == platform && strcmp(s->id, id) == 0) {
+            free(s->excerpt);
+            s->excerpt = NULL;
+            free(s->id);
+            s->id = NULL; /* a hole: skipped by samples */
+        }
+    }
+}
+
+/* Up to BV_SAMPLES_MAX samples of distinct authors, newest first, not newer than at_ms. */
+static size_t pick_samples(rule_state *r, int64_t at_ms, const bv_sample **out)
+{
+    const bv_sample *cand[RING];
+    size_t nc = 0;
+    for (size_t k = 0; k < r->ring_n; k++) {
+        const bv_sample *s = &r->ring[(r->ring_head + RING - 1 - k) % RING];
+        if (s->id && s->created_ms <= at_ms) {
+            cand[nc++] = s;
+        }
+    }
+    /* newest first by event time (the ring is in arrival order), stable */
+    for (size_t i = 1; i < nc; i++) {
+        const bv_sample *x = cand[i];
+        size_t j = i;
+        while (j > 0 && cand[j - 1]->created_ms < x->created_ms) {
+            cand[j] = cand[j - 1];
+            j--;
+        }
+        cand[j] = x;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < nc && n < BV_SAMPLES_MAX; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < n; k++) {
+            dup |= memcmp(out[k]->author, cand[i]->author, BV_PSEUDO_LEN) == 0;
+        }
+        if (!dup) {
+            out[n++] = cand[i];
+        }
+    }
+    return n;
+}
+
+static void job_free(job *j)
+{
+    if (j == NULL) {
+        return;
+    }
+    if (j->counts) {
+        const bv_rule *r = bv_rules_get(j->pl->rs, j->rule);
+        for (size_t d = 0; d < r->ndetectors; d++) {
+            free(j->counts[d]);
+            free(j->authors ? j->authors[d] : NULL);
+        }
+    }
+    free(j->counts);
+    free(j->authors);
+    free(j->warm);
+    free(j->reads);
+    free(j);
+}
+
+static void schedule_finals(bv_pipeline *pl);
+
+static void job_finished(bv_pipeline *pl)
+{
+    pl->outstanding--;
+    schedule_finals(pl);
+    if (pl->outstanding == 0 && pl->done) {
+        bv_done_cb *done = pl->done;
+        pl->done = NULL;
+        done(pl->donearg);
+    }
+}
+
+static void job_complete(job *j)
+{
+    bv_pipeline *pl = j->pl;
+    const bv_rule *r = bv_rules_get(pl->rs, j->rule);
+    rule_state *rs = &pl->rules[j->rule];
+    if (j->final) {
+        rs->job_active = 0;
+        rs->next_final = j->boundary + rs->min_bucket;
+    }
+    if (j->err == 0) {
+        int all = 1, any = 0;
+        for (size_t d = 0; d < r->ndetectors; d++) {
+            bv_det_evaluate(&r->detectors[d], j->counts[d], j->authors[d], j->warm[d],
+                            &pl->evals[d]);
+            all &= pl->evals[d].holds;
+            any |= pl->evals[d].holds;
+        }
+        const bv_sample *samples[BV_SAMPLES_MAX];
+        bv_signal sig = {
+            .rule = j->rule,
+            .spec = r,
+            .holds = r->require_any ? any : all,
+            .any_holds = any,
+            .final = j->final,
+            .at_ms = j->final ? j->boundary : j->at_ms,
+            .episode_ms = floor_to(j->at_ms, rs->min_bucket),
+            .evals = pl->evals,
+            .nevals = r->ndetectors,
+        };
+        sig.nsamples = pick_samples(rs, j->at_ms, samples);
+        sig.samples = samples;
+        pl->cb(pl->cbarg, &sig);
+    }
+    job_free(j);
+    job_finished(pl);
+}
+
+static void on_read(void *arg, int err, const bv_series_read *res)
+{
+    job_read *jr = arg;
+    job *j = jr->j;
+    if (err != 0 || res == NULL) {
+        j->err = err ? err : BV_ERR;
+    } else {
+        memcpy(j->counts[jr->det], res->counts, res->nbuckets * sizeof(uint64_t));
+        if (res->authors && j->authors[jr->det]) {
+            memcpy(j->authors[jr->det], res->authors, res->ngroups * sizeof(uint64_t));
+        }
+    }
+    if (--j->pending == 0) {
+        job_complete(j);
+    }
+}
+
+/* Starts an evaluation of rule at event time at_ms (final: of the bucket ending at boundary). */
+static int start_job(bv_pipeline *pl, uint32_t rule, int final, int64_t at_ms, int64_t boundary)
+{
+    const bv_rule *r = bv_rules_get(pl->rs, rule);
+    job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        return BV_ENOMEM;
+    }
+    j->pl = pl;
+    j->rule = rule;
+    j->final = final;
+    j->at_ms = at_ms;
+    j->boundary = boundary;
+    j->counts = calloc(r->ndetectors, sizeof *j->counts);
+    j->authors = calloc(r->ndetectors, sizeof *j->authors);
+    j->warm = calloc(r->ndetectors, sizeof *j->warm);
+    j->reads = calloc(r->ndetectors, sizeof *j->reads);
+    if (!j->counts || !j->authors || !j->warm || !j->reads) {
+        job_free(j);
+        return BV_ENOMEM;
+    }
+    for (size_t d = 0; d < r->ndetectors; d++) {
+        size_t span = bv_det_span(&r->detectors[d]);
+        size_t group = bv_det_author_group(&r->detectors[d]);
+        j->counts[d] = calloc(span, sizeof(uint64_t));
+        if (group) {
+            j->authors[d] = calloc(span / group, sizeof(uint64_t));
+        }
+        if (j->counts[d] == NULL || (group && j->authors[d] == NULL)) {
+            job_free(j);
+            return BV_ENOMEM;
+        }
+    }
+    if (final) {
+        pl->rules[rule].job_active = 1;
+    }
+    pl->outstanding++;
+    j->pending = r->ndetectors;
+    for (size_t d = 0; d < r->ndetectors; d++) {
+        const bv_detector_spec *ds = &r->detectors[d];
+        size_t span = bv_det_span(ds);
+        int64_t cur = floor_to(at_ms, ds->bucket_ms);
+        int64_t from = cur - (int64_t)(span - 1) * ds->bucket_ms;
+        j->warm[d] = pl->st.first_ms != INT64_MIN && floor_to(pl->st.first_ms, ds->bucket_ms) <= from;
+        j->reads[d].j = j;
+        j->reads[d].det = d;
+        int rc = bv_store_read(pl->store, pl->rules[rule].series[d], from, span,
+                               bv_det_author_group(ds), on_read, &j->reads[d]);
+        if (rc != 0) {
+            /* the reads already issued will answer; account for the ones that will not */
+            j->err = rc;
+            j->pending -= r->ndetectors - d;
+            if (j->pending == 0) {
+                job_complete(j);
+            }
+            return rc;
+        }
+    }
+    return BV_OK;
+}
+
+/* The boundary up to which buckets are final for this rule. */
+static int64_t final_limit(const bv_pipeline *pl, const rule_state *rs)
+{
+    if (pl->st.max_ms == INT64_MIN) {
+        return INT64_MIN;
+    }
+    if (pl->finishing) {
+        return floor_to(pl->st.max_ms, rs->min_bucket) + rs->min_bucket;
+    }
+    return floor_to(pl->st.watermark_ms, rs->min_bucket);
+}
+
+static void schedule_finals(bv_pipeline *pl)
+{
+    for (uint32_t i = 0; i < pl->nrules; i++) {
+        rule_state *rs = &pl->rules[i];
+        if (rs->firing && !rs->job_active && rs->next_final <= final_limit(pl, rs)) {
+            start_job(pl, i, 1, rs->next_final - 1, rs->next_final);
+        }
+    }
+}
+
+void bv_pipeline_set_firing(bv_pipeline *pl, uint32_t rule, int firing, int64_t at_ms)
+{
+    if (rule >= pl->nrules) {
+        return;
+    }
+    rule_state *rs = &pl->rules[rule];
+    if (firing && !rs->firing) {
+        rs->next_final = floor_to(at_ms, rs->min_bucket) + rs->min_bucket;
+    }
+    rs->firing = firing;
+}
+
+static int begin(bv_pipeline *pl, bv_done_cb *done, void *arg)
+{
+    schedule_finals(pl);
+    if (pl->outstanding == 0) {
+        return 1;
+    }
+    pl->done = done;
+    pl->donearg = arg;
+    return 0;
+}
+
+int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg)
+{
+    if (post->kind == BV_POST_DELETE) {
+        pl->st.deletes[post->platform]++;
+        for (uint32_t i = 0; i < pl->nrules && post->id; i++) {
+            ring_delete(&pl->rules[i], post->platform, post->id);
+        }
+        bv_post_clear(post);
+        return 1;
+    }
+    int64_t t = post->created_ms;
+    if (post->received_ms > 0 && t > post->received_ms) {
+        t = post->received_ms; /* a post claiming to come from the future */
+        post->created_ms = t;
+        pl->st.clamped++;
+    }
+    pl->st.posts[post->platform]++;
+    int late = pl->st.max_ms != INT64_MIN && t < pl->st.watermark_ms;
+    if (late) {
+        pl->st.late++;
+    }
+    if (pl->st.first_ms == INT64_MIN || t < pl->st.first_ms) {
+        pl->st.first_ms = t;
+    }
+    if (pl->st.max_ms == INT64_MIN || t > pl->st.max_ms) {
+        pl->st.max_ms = t;
+        pl->st.watermark_ms = t - pl->opts.lateness_ms;
+    }
+    int rc = bv_text_normalise(post->text ? post->text : "", post->text ? strlen(post->text) : 0,
+                               &pl->norm);
+    int nhits = rc == 0 ? bv_match(pl->matcher, post, pl->norm.p, pl->norm.len, pl->hits) : rc;
+    if (nhits < 0) {
+        bv_post_clear(post);
+        return nhits;
+    }
+    for (int h = 0; h < nhits; h++) {
+        uint32_t ri = pl->hits[h];
+        pl->matches[ri]++;
+        if (late) {
+            continue;
+        }
+        const bv_rule *r = bv_rules_get(pl->rs, ri);
+        rule_state *rs = &pl->rules[ri];
+        for (size_t d = 0; d < r->ndetectors; d++) {
+            /* detectors sharing a series count once */
+            int seen = 0;
+            for (size_t e = 0; e < d; e++) {
+                seen |= rs->series[e] == rs->series[d];
+            }
+            if (!seen) {
+                bv_store_add(pl->store, rs->series[d], t, 1,
+                             post->has_author ? post->author : NULL);
+            }
+        }
+        ring_add(rs, post);
+        if (!rs->firing) {
+            start_job(pl, ri, 0, t, 0);
+        }
+    }
+    bv_post_clear(post);
+    return begin(pl, done, arg);
+}
+
+int bv_pipeline_finish(bv_pipeline *pl, bv_done_cb *done, void *arg)
+{
+    pl->finishing = 1;
+    if (pl->st.max_ms != INT64_MIN) {
+        pl->st.watermark_ms = pl->st.max_ms;
+    }
+    return begin(pl, done, arg);
+}
+
+void bv_pipeline_stats_get(const bv_pipeline *pl, bv_pipeline_stats *out)
+{
+    *out = pl->st;
+    out->matches = pl->matches;
+}
+
+void bv_pipeline_free(bv_pipeline *pl)
+{
+    if (pl == NULL) {
+        return;
+    }
+    for (size_t i = 0; pl->rules && i < pl->nrules; i++) {
+        free(pl->rules[i].series);
+        for (size_t k = 0; k < RING; k++) {
+            sample_clear(&pl->rules[i].ring[k]);
+        }
+    }
+    free(pl->rules);
+    bv_matcher_free(pl->matcher);
+    free(pl->hits);
+    free(pl->matches);
+    free(pl->evals);
+    bv_buf_free(&pl->norm);
+    free(pl);
+}
+
+bv_pipeline *bv_pipeline_new(struct event_base *base, const bv_ruleset *rs, bv_store *store,
+                             const bv_pipeline_opts *opts, bv_signal_cb *cb, void *arg,
+                             char *errstr, size_t errlen)
+{
+    bv_pipeline *pl = calloc(1, sizeof *pl);
+    if (pl == NULL) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    pl->base = base;
+    pl->rs = rs;
+    pl->store = store;
+    pl->opts = *opts;
+    if (pl->opts.lateness_ms < 0) {
+        pl->opts.lateness_ms = 0;
+    }
+    pl->cb = cb;
+    pl->cbarg = arg;
+    pl->nrules = bv_rules_count(rs);
+    pl->st.first_ms = pl->st.max_ms = pl->st.watermark_ms = INT64_MIN;
+    pl->rules = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->rules);
+    pl->hits = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->hits);
+    pl->matches = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->matches);
+    pl->matcher = bv_matcher_new(rs);
+    if (!pl->rules || !pl->hits || !pl->matches || !pl->matcher) {
+        snprintf(errstr, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < pl->nrules; i++) {
+        const bv_rule *r = bv_rules_get(rs, i);
+        rule_state *st = &pl->rules[i];
+        if (r->ndetectors > pl->maxdet) {
+            pl->maxdet = r->ndetectors;
+        }
+        st->series = calloc(r->ndetectors ? r->ndetectors : 1, sizeof *st->series);
+        if (st->series == NULL) {
+            snprintf(errstr, errlen, "out of memory");
+            goto fail;
+        }
+        st->min_bucket = INT64_MAX;
+        for (size_t d = 0; d < r->ndetectors; d++) {
+            const bv_detector_spec *ds = &r->detectors[d];
+            if (ds->bucket_ms < st->min_bucket) {
+                st->min_bucket = ds->bucket_ms;
+            }
+            /* one series per (rule, bucket size), kept long enough for every detector on it */
+            int64_t keep = 0;
+            int authors = 0;
+            for (size_t e = 0; e < r->ndetectors; e++) {
+                const bv_detector_spec *es = &r->detectors[e];
+                if (es->bucket_ms == ds->bucket_ms) {
+                    int64_t k = (int64_t)bv_det_span(es) * es->bucket_ms;
+                    keep = k > keep ? k : keep;
+                    authors |= bv_det_author_group(es) != 0;
+                }
+            }
+            char key[512];
+            snprintf(key, sizeof key, "%s/%s/%lld", opts->ns ? opts->ns : "", r->id,
+                     (long long)ds->bucket_ms);
+            if (bv_store_series(store, key, ds->bucket_ms, keep, authors, &st->series[d]) != 0) {
+                snprintf(errstr, errlen, "store: cannot register series %s", key);
+                goto fail;
+            }
+        }
+        if (st->min_bucket == INT64_MAX) {
+            st->min_bucket = 60000;
+        }
+    }
+    pl->evals = calloc(pl->maxdet ? pl->maxdet : 1, sizeof *pl->evals);
+    if (pl->evals == NULL) {
+        snprintf(errstr, errlen, "out of memory");
+        goto fail;
+    }
+    return pl;
+fail:
+    bv_pipeline_free(pl);
+    return NULL;
+}

@@ -1,0 +1,908 @@
+/* rules.c: compiling a parsed rule set into one Vectorscan database plus pcre2 confirmers, and
+ * matching posts against it (fast path, reference path), examples and --explain output. */
+#include "engine/rules_int.h"
+
+#include "core/err.h"
+#include "core/timeutil.h"
+#include "engine/text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *bv_severity_name(bv_severity s)
+{
+    static const char *const names[] = {"info", "warning", "critical"};
+    return (unsigned)s <= BV_SEV_CRITICAL ? names[s] : "unknown";
+}
+
+const char *bv_det_type_name(bv_det_type t)
+{
+    static const char *const names[BV_DET__COUNT] = {"threshold", "spike", "unique_authors",
+                                                     "growth"};
+    return (unsigned)t < BV_DET__COUNT ? names[t] : "unknown";
+}
+
+struct bv_matcher {
+    const bv_ruleset *rs; /* borrowed */
+    hs_scratch_t *scratch;
+    pcre2_match_data *md;
+    pcre2_match_context *mctx;
+    uint32_t gen;       /* this post's generation: x_gen[i] == gen means "set for this post" */
+    uint32_t *atom_gen; /* atom hit */
+    uint32_t *cand_gen; /* regex atom is a candidate */
+    uint32_t *rule_gen; /* rule is a candidate */
+    uint32_t *cand_rules;
+    size_t ncand_rules;
+    uint32_t *cand_regex;
+    size_t ncand_regex;
+};
+
+/* ---- compiling ---- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static int append_u32(uint32_t **arr, size_t *n, uint32_t v)
+{
+    /* capacity implied by the count: 4, then doubling at each power of two */
+    if (*n == 0 || (*n >= 4 && (*n & (*n - 1)) == 0)) {
+        uint32_t *p = realloc(*arr, (*n == 0 ? 4 : *n * 2) * sizeof *p);
+        if (p == NULL) {
+            return BV_ENOMEM;
+        }
+        *arr = p;
+    }
+    (*arr)[(*n)++] = v;
+    return BV_OK;
+}
+
+/* Gives every distinct keyword pattern of the atoms in use one pattern id (a pattern shared by
+ * several lists is scanned once and marks them all). */
+static int build_pats(bv_ruleset *rs)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < rs->natoms; i++) {
+        if (rs->atoms[i].nrules > 0 && rs->atoms[i].kind != ATOM_REGEX) {
+            total += rs->atoms[i].nexprs;
+        }
+    }
+    if (total == 0) {
+        return BV_OK;
+    }
+    size_t tsize = 16;
+    while (tsize < total * 2) {
+        tsize *= 2;
+    }
+    uint32_t *table = calloc(tsize, sizeof *table); /* pattern index + 1, 0 = empty */
+    rs->pats = calloc(total, sizeof *rs->pats);
+    if (table == NULL || rs->pats == NULL) {
+        free(table);
+        return BV_ENOMEM;
+    }
+    int rc = BV_OK;
+    for (size_t i = 0; i < rs->natoms && rc == BV_OK; i++) {
+        ratom *a = &rs->atoms[i];
+        if (a->nrules == 0 || a->kind == ATOM_REGEX) {
+            continue;
+        }
+        if ((a->pats = calloc(a->nexprs, sizeof *a->pats)) == NULL) {
+            rc = BV_ENOMEM;
+            break;
+        }
+        for (size_t k = 0; k < a->nexprs && rc == BV_OK; k++) {
+            size_t slot = (size_t)hash_str(a->exprs[k]) & (tsize - 1);
+            while (table[slot] != 0 && strcmp(rs->pats[table[slot] - 1].expr, a->exprs[k]) != 0) {
+                slot = (slot + 1) & (tsize - 1);
+            }
+            if (table[slot] == 0) {
+                rs->pats[rs->npats].expr = a->exprs[k];
+                table[slot] = (uint32_t)++rs->npats;
+            }
+            uint32_t pi = table[slot] - 1;
+            rpat *p = &rs->pats[pi];
+            if (p->natoms == 0 || p->atoms[p->natoms - 1] != (uint32_t)i) {
+                rc = append_u32(&p->atoms, &p->natoms, (uint32_t)i);
+            }
+            int dup = 0;
+            for (size_t j = 0; j < a->npats; j++) {
+                dup |= a->pats[j] == pi;
+            }
+            if (!dup) {
+                a->pats[a->npats++] = pi;
+            }
+        }
+    }
+    free(table);
+    return rc;
+}
+
+static int eval(const rrule *r, uint32_t ni, const uint32_t *atom_gen, uint32_t gen)
+{
+    const rcond *c = &r->nodes[ni];
+    switch (c->type) {
+    case COND_ATOM:
+        return atom_gen[c->atom] == gen;
+    case COND_ANY:
+        for (uint32_t k = 0; k < c->n; k++) {
+            if (eval(r, r->kids[c->first + k], atom_gen, gen)) {
+                return 1;
+            }
+        }
+        return 0;
+    case COND_ALL:
+        for (uint32_t k = 0; k < c->n; k++) {
+            if (!eval(r, r->kids[c->first + k], atom_gen, gen)) {
+                return 0;
+            }
+        }
+        return 1;
+    default:
+        return !eval(r, r->kids[c->first], atom_gen, gen);
+    }
+}
+
+/* The literal spellings of a keyword pattern: each " ?" (the optional space between words) as
+ * " " or as nothing. Pure literals let Vectorscan use its literal matcher rather than an
+ * automaton; a phrase of more than 5 words stays one regex. */
+static int add_variants(const char *expr, uint32_t id, char ***lits, uint32_t **ids, size_t *n,
+                        size_t *cap)
+{
+    unsigned nopt = 0;
+    for (const char *p = expr; (p = strstr(p, " ?")) != NULL; p += 2) {
+        nopt++;
+    }
+    unsigned nvar = nopt > 4 ? 1 : 1u << nopt;
+    if (*n + nvar > *cap) {
+        size_t nc = (*cap ? *cap : 64) * 2 + nvar;
+        char **nl = realloc(*lits, nc * sizeof *nl);
+        if (nl == NULL) {
+            return BV_ENOMEM;
+        }
+        *lits = nl;
+        uint32_t *ni = realloc(*ids, nc * sizeof *ni);
+        if (ni == NULL) {
+            return BV_ENOMEM;
+        }
+        *ids = ni;
+        *cap = nc;
+    }
+    for (unsigned mask = 0; mask < nvar; mask++) {
+        char *v;
+        if (nopt > 4) {
+            v = strdup(expr);
+        } else {
+            v = malloc(strlen(expr) + 1);
+            if (v != NULL) {
+                size_t o = 0;
+                unsigned bit = 0;
+                for (const char *p = expr; *p;) {
+                    if (p[0] == ' ' && p[1] == '?') {
+                        if (mask & (1u << bit)) {
+                            v[o++] = ' ';
+                        }
+                        bit++;
+                        p += 2;
+                    } else {
+                        v[o++] = *p++;
+                    }
+                }
+                v[o] = '\0';
+            }
+        }
+        if (v == NULL) {
+            return BV_ENOMEM;
+        }
+        (*lits)[*n] = v;
+        (*ids)[*n] = id;
+        (*n)++;
+    }
+    return BV_OK;
+}
+
+static int compile_hs(bv_ruleset *rs, bv_diag *diag)
+{
+    size_t nre = 0;
+    for (size_t i = 0; i < rs->natoms; i++) {
+        ratom *a = &rs->atoms[i];
+        if (a->kind != ATOM_REGEX || a->nrules == 0) {
+            continue;
+        }
+        /* A regex Vectorscan cannot prefilter, or one that matches the empty string, is run
+         * by pcre2 on every post instead. */
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *cerr = NULL;
+        if (hs_expression_info(a->regex, HS_FLAG_PREFILTER, &info, &cerr) != HS_SUCCESS) {
+            a->always = 1;
+            hs_free_compile_error(cerr);
+        } else {
+            a->always = info->min_width == 0;
+            free(info);
+        }
+        nre += !a->always;
+    }
+    char **lits = NULL;
+    uint32_t *lit_ids = NULL;
+    size_t nlits = 0, caplits = 0;
+    int rc = BV_OK;
+    for (size_t i = 0; i < rs->npats && rc == BV_OK; i++) {
+        rc = add_variants(rs->pats[i].expr, (uint32_t)i, &lits, &lit_ids, &nlits, &caplits);
+    }
+    size_t n = nlits + nre;
+    const char **exprs = NULL;
+    unsigned *flags = NULL, *ids = NULL;
+    if (n > UINT_MAX / 2) {
+        bv_diag_set(diag, "", 0, 0, "too many patterns");
+        rc = BV_ELIMIT;
+    }
+    if (rc == BV_OK && n > 0) {
+        exprs = calloc(n, sizeof *exprs);
+        flags = calloc(n, sizeof *flags);
+        ids = calloc(n, sizeof *ids);
+        if (exprs == NULL || flags == NULL || ids == NULL) {
+            rc = BV_ENOMEM;
+        }
+    }
+    for (int attempt = 0; rc == BV_OK && n > 0; attempt++) {
+        size_t k = 0;
+        for (size_t i = 0; i < nlits; i++, k++) {
+            exprs[k] = lits[i];
+            flags[k] = HS_FLAG_SINGLEMATCH;
+            ids[k] = lit_ids[i];
+        }
+        for (size_t i = 0; i < rs->natoms; i++) {
+            ratom *a = &rs->atoms[i];
+            if (a->kind == ATOM_REGEX && a->nrules > 0 && !a->always) {
+                exprs[k] = a->regex;
+                flags[k] = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
+                ids[k] = (unsigned)(rs->npats + i);
+                k++;
+            }
+        }
+        if (k == 0) {
+            break;
+        }
+        hs_compile_error_t *cerr = NULL;
+        if (hs_compile_multi(exprs, flags, ids, (unsigned)k, HS_MODE_BLOCK, NULL, &rs->db, &cerr) ==
+            HS_SUCCESS) {
+            rs->nhs = (unsigned)k;
+            break;
+        }
+        /* A regex that fails only in the combined database goes to the always-run list and
+         * the database is built again; anything else is an error. */
+        int e = cerr->expression;
+        if (e >= 0 && (size_t)e < k && ids[e] >= rs->npats && attempt < 64) {
+            rs->atoms[ids[e] - rs->npats].always = 1;
+            hs_free_compile_error(cerr);
+            continue;
+        }
+        if (e >= 0 && (size_t)e < k && ids[e] < rs->npats) {
+            const rpat *p = &rs->pats[ids[e]];
+            const ratom *a = &rs->atoms[p->atoms[0]];
+            bv_diag_set(diag, a->file, a->line, a->col, "keyword pattern '%s' does not compile: %s",
+                        p->expr, cerr->message);
+        } else {
+            bv_diag_set(diag, "", 0, 0, "cannot build the pattern database: %s", cerr->message);
+        }
+        hs_free_compile_error(cerr);
+        rc = BV_EINVAL;
+    }
+    free(exprs);
+    free(flags);
+    free(ids);
+    for (size_t i = 0; i < nlits; i++) {
+        free(lits[i]);
+    }
+    free(lits);
+    free(lit_ids);
+    return rc;
+}
+
+int bv_rules__compile(bv_ruleset *rs, bv_diag *diag)
+{
+    int rc = build_pats(rs);
+    if (rc != BV_OK) {
+        return rc;
+    }
+    /* the pcre2 equivalents of the keyword patterns, for the reference path */
+    for (size_t i = 0; i < rs->npats; i++) {
+        int err;
+        PCRE2_SIZE off;
+        rs->pats[i].re = pcre2_compile((PCRE2_SPTR)rs->pats[i].expr, PCRE2_ZERO_TERMINATED,
+                                       PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &err, &off, NULL);
+        if (rs->pats[i].re == NULL) {
+            bv_diag_set(diag, "", 0, 0, "keyword pattern '%s' does not compile in pcre2",
+                        rs->pats[i].expr);
+            return BV_EINVAL;
+        }
+        (void)pcre2_jit_compile(rs->pats[i].re, PCRE2_JIT_COMPLETE);
+    }
+    if ((rc = compile_hs(rs, diag)) != BV_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < rs->natoms; i++) {
+        const ratom *a = &rs->atoms[i];
+        if (a->kind == ATOM_REGEX && a->nrules > 0 && a->always &&
+            append_u32(&rs->always_regex, &rs->nalways_regex, (uint32_t)i) != BV_OK) {
+            return BV_ENOMEM;
+        }
+    }
+    /* Rules whose condition holds with no atom at all (a lone `not`) cannot be found through
+     * their atoms' hits: they are evaluated on every post. */
+    uint32_t *zero = calloc(rs->natoms + 1, sizeof *zero);
+    if (zero == NULL) {
+        return BV_ENOMEM;
+    }
+    for (size_t i = 0; i < rs->nrules && rc == BV_OK; i++) {
+        rrule *r = &rs->rules[i];
+        r->always = eval(r, r->root, zero, 1);
+        if (r->always) {
+            rc = append_u32(&rs->always_rules, &rs->nalways_rules, (uint32_t)i);
+        }
+    }
+    free(zero);
+    return rc;
+}
+
+void bv_rules_free(bv_ruleset *rs)
+{
+    if (rs == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < rs->npats; i++) {
+        pcre2_code_free(rs->pats[i].re);
+        free(rs->pats[i].atoms);
+    }
+    free(rs->pats);
+    hs_free_database(rs->db);
+    free(rs->always_rules);
+    free(rs->always_regex);
+    bv_rules__free_parsed(rs);
+    free(rs);
+}
+
+int bv_rules_load_buffer(bv_ruleset **out, const char *name, const char *yaml, size_t len,
+                         bv_diag *diag)
+{
+    *out = NULL;
+    bv_ruleset *rs = calloc(1, sizeof *rs);
+    if (rs == NULL) {
+        return BV_ENOMEM;
+    }
+    int rc = bv_rules__parse(rs, name ? name : "<rules>", yaml, len, diag);
+    if (rc == BV_OK) {
+        rc = bv_rules__compile(rs, diag);
+    }
+    if (rc != BV_OK) {
+        if (rc == BV_ENOMEM) {
+            bv_diag_set(diag, name ? name : "<rules>", 0, 0, "out of memory");
+        }
+        bv_rules_free(rs);
+        return rc;
+    }
+    *out = rs;
+    return BV_OK;
+}
+
+static int slurp(const char *path, char **out, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return BV_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        errno = EINVAL;
+        return BV_EIO;
+    }
+    if ((size_t)st.st_size > RULES_MAX_FILE_BYTES) {
+        close(fd);
+        return BV_ELIMIT;
+    }
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (buf == NULL) {
+        close(fd);
+        return BV_ENOMEM;
+    }
+    size_t n = 0;
+    while (n < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return BV_OK;
+}
+
+int bv_rules_load(bv_ruleset **out, const char *const *files, size_t nfiles, bv_diag *diag)
+{
+    *out = NULL;
+    bv_ruleset *rs = calloc(1, sizeof *rs);
+    if (rs == NULL) {
+        return BV_ENOMEM;
+    }
+    int rc = BV_OK;
+    for (size_t i = 0; i < nfiles && rc == BV_OK; i++) {
+        char *buf = NULL;
+        size_t len = 0;
+        rc = slurp(files[i], &buf, &len);
+        if (rc == BV_EIO) {
+            bv_diag_set(diag, files[i], 0, 0, "cannot read: %s", strerror(errno));
+        } else if (rc == BV_ELIMIT) {
+            bv_diag_set(diag, files[i], 0, 0, "rule file larger than %u bytes",
+                        RULES_MAX_FILE_BYTES);
+        } else if (rc == BV_OK) {
+            rc = bv_rules__parse(rs, files[i], buf, len, diag);
+        }
+        free(buf);
+    }
+    if (rc == BV_OK) {
+        rc = bv_rules__compile(rs, diag);
+    }
+    if (rc != BV_OK) {
+        if (rc == BV_ENOMEM) {
+            bv_diag_set(diag, "", 0, 0, "out of memory");
+        }
+        bv_rules_free(rs);
+        return rc;
+    }
+    *out = rs;
+    return BV_OK;
+}
+
+size_t bv_rules_count(const bv_ruleset *rs)
+{
+    return rs->nrules;
+}
+
+const bv_rule *bv_rules_get(const bv_ruleset *rs, size_t i)
+{
+    return i < rs->nrules ? &rs->rules[i].pub : NULL;
+}
+
+/* ---- matching ---- */
+
+void bv_matcher_free(bv_matcher *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    hs_free_scratch(m->scratch);
+    pcre2_match_data_free(m->md);
+    pcre2_match_context_free(m->mctx);
+    free(m->atom_gen);
+    free(m->cand_gen);
+    free(m->rule_gen);
+    free(m->cand_rules);
+    free(m->cand_regex);
+    free(m);
+}
+
+bv_matcher *bv_matcher_new(const bv_ruleset *rs)
+{
+    bv_matcher *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        return NULL;
+    }
+    m->rs = rs;
+    m->gen = 1;
+    size_t na = rs->natoms + 1, nr = rs->nrules + 1;
+    m->atom_gen = calloc(na, sizeof *m->atom_gen);
+    m->cand_gen = calloc(na, sizeof *m->cand_gen);
+    m->cand_regex = calloc(na, sizeof *m->cand_regex);
+    m->rule_gen = calloc(nr, sizeof *m->rule_gen);
+    m->cand_rules = calloc(nr, sizeof *m->cand_rules);
+    m->md = pcre2_match_data_create(1, NULL);
+    m->mctx = pcre2_match_context_create(NULL);
+    if (m->atom_gen == NULL || m->cand_gen == NULL || m->cand_regex == NULL ||
+        m->rule_gen == NULL || m->cand_rules == NULL || m->md == NULL || m->mctx == NULL) {
+        goto fail;
+    }
+    pcre2_set_match_limit(m->mctx, RULES_PCRE2_MATCH_LIMIT);
+    pcre2_set_depth_limit(m->mctx, RULES_PCRE2_DEPTH_LIMIT);
+    if (rs->db != NULL && hs_alloc_scratch(rs->db, &m->scratch) != HS_SUCCESS) {
+        goto fail;
+    }
+    return m;
+fail:
+    bv_matcher_free(m);
+    return NULL;
+}
+
+/* A new generation for each post makes every per-post mark stale without clearing arrays. */
+static void next_gen(bv_matcher *m)
+{
+    if (++m->gen == 0) {
+        const bv_ruleset *rs = m->rs;
+        memset(m->atom_gen, 0, (rs->natoms + 1) * sizeof *m->atom_gen);
+        memset(m->cand_gen, 0, (rs->natoms + 1) * sizeof *m->cand_gen);
+        memset(m->rule_gen, 0, (rs->nrules + 1) * sizeof *m->rule_gen);
+        m->gen = 1;
+    }
+    m->ncand_rules = 0;
+    m->ncand_regex = 0;
+}
+
+static void mark_rule(bv_matcher *m, uint32_t r)
+{
+    if (m->rule_gen[r] != m->gen) {
+        m->rule_gen[r] = m->gen;
+        m->cand_rules[m->ncand_rules++] = r;
+    }
+}
+
+static void mark_atom(bv_matcher *m, uint32_t a)
+{
+    if (m->atom_gen[a] != m->gen) {
+        m->atom_gen[a] = m->gen;
+        const ratom *at = &m->rs->atoms[a];
+        for (size_t k = 0; k < at->nrules; k++) {
+            mark_rule(m, at->rules[k]);
+        }
+    }
+}
+
+static void cand_regex(bv_matcher *m, uint32_t a)
+{
+    if (m->cand_gen[a] != m->gen) {
+        m->cand_gen[a] = m->gen;
+        m->cand_regex[m->ncand_regex++] = a;
+    }
+}
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+                    unsigned int flags, void *ctx)
+{
+    bv_matcher *m = ctx;
+    const bv_ruleset *rs = m->rs;
+    if (id < rs->npats) {
+        const rpat *p = &rs->pats[id];
+        for (size_t k = 0; k < p->natoms; k++) {
+            mark_atom(m, p->atoms[k]);
+        }
+    } else {
+        cand_regex(m, (uint32_t)(id - rs->npats));
+    }
+    return 0;
+}
+
+static int re_matches(bv_matcher *m, const pcre2_code *re, const char *s, size_t len)
+{
+    /* limits hit (PCRE2_ERROR_MATCHLIMIT, ...) count as no match, on both paths alike */
+    return pcre2_match(re, (PCRE2_SPTR)s, len, 0, 0, m->md, m->mctx) >= 0;
+}
+
+static int lang_ok(const bv_rule *r, const bv_post *p)
+{
+    size_t pl = strnlen(p->lang, sizeof p->lang);
+    if (r->nlanguages == 0 || pl == 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < r->nlanguages; i++) {
+        size_t n = strlen(r->languages[i]);
+        if (n <= pl && strncasecmp(p->lang, r->languages[i], n) == 0 &&
+            (n == pl || p->lang[n] == '-' || p->lang[n] == '_')) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Platform and language filters; a NULL post (examples) passes every filter. */
+static int filters_ok(const bv_rule *r, const bv_post *p)
+{
+    if (p == NULL) {
+        return 1;
+    }
+    if (r->platform_mask != 0 &&
+        ((unsigned)p->platform >= 32 || !(r->platform_mask & (1u << p->platform)))) {
+        return 0;
+    }
+    return lang_ok(r, p);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void sort_u32(uint32_t *v, size_t n)
+{
+    if (n > 24) {
+        qsort(v, n, sizeof *v, cmp_u32);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1] > x) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+/* One scan with Vectorscan marks keyword atoms and regex candidates; pcre2 confirms the
+ * candidates; only rules with a hit atom (or that hold with none) are evaluated. */
+int bv_match(bv_matcher *m, const bv_post *post, const char *norm, size_t normlen, uint32_t *hits)
+{
+    const bv_ruleset *rs = m->rs;
+    if (normlen > UINT_MAX) {
+        return BV_ELIMIT;
+    }
+    next_gen(m);
+    if (rs->db != NULL) {
+        if (hs_scan(rs->db, norm, (unsigned)normlen, 0, m->scratch, on_match, m) != HS_SUCCESS) {
+            return BV_ERR;
+        }
+    }
+    for (size_t i = 0; i < rs->nalways_regex; i++) {
+        cand_regex(m, rs->always_regex[i]);
+    }
+    for (size_t i = 0; i < m->ncand_regex; i++) {
+        uint32_t a = m->cand_regex[i];
+        if (re_matches(m, rs->atoms[a].re, norm, normlen)) {
+            mark_atom(m, a);
+        }
+    }
+    for (size_t i = 0; i < rs->nalways_rules; i++) {
+        mark_rule(m, rs->always_rules[i]);
+    }
+    /* hits go out in ascending order: few candidates are sorted, many are collected by a
+     * pass over the rules' marks */
+    if (m->ncand_rules * 8 > rs->nrules) {
+        size_t k = 0;
+        for (size_t i = 0; i < rs->nrules; i++) {
+            if (m->rule_gen[i] == m->gen) {
+                m->cand_rules[k++] = (uint32_t)i;
+            }
+        }
+    } else {
+        sort_u32(m->cand_rules, m->ncand_rules);
+    }
+    int n = 0;
+    for (size_t i = 0; i < m->ncand_rules; i++) {
+        const rrule *r = &rs->rules[m->cand_rules[i]];
+        if (filters_ok(&r->pub, post) && eval(r, r->root, m->atom_gen, m->gen)) {
+            hits[n++] = m->cand_rules[i];
+        }
+    }
+    return n;
+}
+
+/* Every pattern of every atom in use through pcre2, then every rule: the baseline the fast
+ * path must agree with. */
+int bv_match_reference(bv_matcher *m, const bv_post *post, const char *norm, size_t normlen,
+                       uint32_t *hits)
+{
+    const bv_ruleset *rs = m->rs;
+    next_gen(m);
+    for (size_t i = 0; i < rs->natoms; i++) {
+        const ratom *a = &rs->atoms[i];
+        if (a->nrules == 0) {
+            continue;
+        }
+        int hit = 0;
+        if (a->kind == ATOM_REGEX) {
+            hit = re_matches(m, a->re, norm, normlen);
+        } else {
+            for (size_t k = 0; k < a->npats && !hit; k++) {
+                hit = re_matches(m, rs->pats[a->pats[k]].re, norm, normlen);
+            }
+        }
+        if (hit) {
+            m->atom_gen[i] = m->gen;
+        }
+    }
+    int n = 0;
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rrule *r = &rs->rules[i];
+        if (filters_ok(&r->pub, post) && eval(r, r->root, m->atom_gen, m->gen)) {
+            hits[n++] = (uint32_t)i;
+        }
+    }
+    return n;
+}
+
+/* ---- examples and explain ---- */
+
+int bv_rules_run_examples(const bv_ruleset *rs, FILE *out, size_t *total)
+{
+    size_t run = 0;
+    int failed = 0;
+    bv_matcher *m = bv_matcher_new(rs);
+    uint32_t *hits = calloc(rs->nrules + 1, sizeof *hits);
+    bv_buf nb = BV_BUF_INIT;
+    if (m == NULL || hits == NULL) {
+        bv_matcher_free(m);
+        free(hits);
+        return BV_ENOMEM;
+    }
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rrule *r = &rs->rules[i];
+        for (size_t k = 0; k < r->nex; k++) {
+            const rexample *x = &r->ex[k];
+            if (bv_text_normalise(x->text, strlen(x->text), &nb) != BV_OK) {
+                failed = BV_ENOMEM;
+                goto done;
+            }
+            int n = bv_match(m, NULL, nb.p, nb.len, hits);
+            int got = 0;
+            for (int j = 0; j < n; j++) {
+                got |= hits[j] == (uint32_t)i;
+            }
+            run++;
+            if (n < 0 || got != x->want) {
+                failed++;
+                if (out != NULL) {
+                    fprintf(out, "%s:%d:%d: rule %s: example \"%s\" should %s\n", r->pub.file,
+                            x->line, x->col, r->pub.id, x->text, x->want ? "match" : "not match");
+                }
+            }
+        }
+    }
+done:
+    if (total != NULL) {
+        *total = run;
+    }
+    bv_buf_free(&nb);
+    bv_matcher_free(m);
+    free(hits);
+    return failed;
+}
+
+static void explain_cond(const bv_ruleset *rs, const rrule *r, uint32_t ni, int depth, FILE *out)
+{
+    const rcond *c = &r->nodes[ni];
+    fprintf(out, "%*s", 4 + 2 * depth, "");
+    if (c->type == COND_ATOM) {
+        const ratom *a = &rs->atoms[c->atom];
+        static const char *const kinds[] = {"list", "regex", "keyword"};
+        fprintf(out, "%s %s%s%s\n", kinds[a->kind], a->kind == ATOM_KEYWORD ? "\"" : "", a->name,
+                a->kind == ATOM_KEYWORD ? "\"" : "");
+        return;
+    }
+    fprintf(out, "%s\n", c->type == COND_ANY ? "any" : c->type == COND_ALL ? "all" : "not");
+    for (uint32_t k = 0; k < c->n; k++) {
+        explain_cond(rs, r, r->kids[c->first + k], depth + 1, out);
+    }
+}
+
+static void explain_atom(const bv_ruleset *rs, uint32_t ai, FILE *out)
+{
+    const ratom *a = &rs->atoms[ai];
+    static const char *const kinds[] = {"list", "regex", "keyword"};
+    fprintf(out, "    %s %s (%s:%d:%d)\n", kinds[a->kind], a->name, a->file, a->line, a->col);
+    if (a->kind == ATOM_REGEX) {
+        if (a->always) {
+            fprintf(out, "      not prefilterable: pcre2 runs /%s/ on every post\n", a->regex);
+        } else {
+            fprintf(out, "      hs id %zu  /%s/  PREFILTER|SINGLEMATCH; pcre2 (JIT) confirms\n",
+                    rs->npats + ai, a->regex);
+        }
+        return;
+    }
+    for (size_t k = 0; k < a->npats; k++) {
+        const char *e = rs->pats[a->pats[k]].expr;
+        unsigned nopt = 0;
+        for (const char *q = e; (q = strstr(q, " ?")) != NULL; q += 2) {
+            nopt++;
+        }
+        if (nopt > 4) {
+            fprintf(out, "      hs id %u  /%s/  SINGLEMATCH\n", a->pats[k], e);
+        } else {
+            fprintf(out, "      hs id %u  /%s/  SINGLEMATCH, as %u literal%s\n", a->pats[k], e,
+                    1u << nopt, nopt ? "s" : "");
+        }
+    }
+}
+
+void bv_rules_explain(const bv_ruleset *rs, FILE *out)
+{
+    size_t nre = 0;
+    for (size_t i = 0; i < rs->natoms; i++) {
+        nre += rs->atoms[i].kind == ATOM_REGEX && rs->atoms[i].nrules > 0;
+    }
+    fprintf(out,
+            "rule set: %zu rules, %u patterns in one Vectorscan block database (%zu keyword "
+            "patterns, %zu regexes in use, %zu of them run by pcre2 on every post)\n",
+            rs->nrules, rs->nhs, rs->npats, nre, rs->nalways_regex);
+    fprintf(out, "text is normalised first: lower case, no diacritics, single spaces, a space at "
+                 "both ends\n");
+    char b1[32], b2[32], b3[32];
+    for (size_t i = 0; i < rs->nrules; i++) {
+        const rrule *r = &rs->rules[i];
+        const bv_rule *p = &r->pub;
+        fprintf(out, "\nrule %s (%s:%d): \"%s\", severity %s, cooldown %s\n", p->id, p->file,
+                p->line, p->title, bv_severity_name(p->severity),
+                bv_duration_format(p->cooldown_ms, b1));
+        fprintf(out, "  condition (%s):\n",
+                r->always ? "holds with no atom: evaluated on every post"
+                          : "evaluated when one of its atoms hits");
+        explain_cond(rs, r, r->root, 0, out);
+        fprintf(out, "  atoms:\n");
+        /* each atom once, in the order of first use */
+        for (size_t n = 0; n < r->nnodes; n++) {
+            if (r->nodes[n].type != COND_ATOM) {
+                continue;
+            }
+            int seen = 0;
+            for (size_t q = 0; q < n; q++) {
+                seen |= r->nodes[q].type == COND_ATOM && r->nodes[q].atom == r->nodes[n].atom;
+            }
+            if (!seen) {
+                explain_atom(rs, r->nodes[n].atom, out);
+            }
+        }
+        if (p->platform_mask != 0) {
+            fprintf(out, "  platforms:");
+            for (int k = 0; k < BV_PLATFORM__COUNT; k++) {
+                if (p->platform_mask & (1u << k)) {
+                    fprintf(out, " %s", bv_platform_name((bv_platform)k));
+                }
+            }
+            fprintf(out, "\n");
+        }
+        if (p->nlanguages > 0) {
+            fprintf(out, "  languages:");
+            for (size_t k = 0; k < p->nlanguages; k++) {
+                fprintf(out, " %s", p->languages[k]);
+            }
+            fprintf(out, " (a post without a language passes)\n");
+        }
+        fprintf(out, "  detectors (require %s):\n", p->require_any ? "any" : "all");
+        for (size_t k = 0; k < p->ndetectors; k++) {
+            const bv_detector_spec *d = &p->detectors[k];
+            fprintf(out, "    %s window %s bucket %s", bv_det_type_name(d->type),
+                    bv_duration_format(d->window_ms, b1), bv_duration_format(d->bucket_ms, b2));
+            switch (d->type) {
+            case BV_DET_THRESHOLD:
+            case BV_DET_UNIQUE_AUTHORS:
+                fprintf(out, " count %llu\n", (unsigned long long)d->count);
+                break;
+            case BV_DET_SPIKE:
+                fprintf(out, " factor %g min_count %llu min_baseline %g baseline %s\n", d->factor,
+                        (unsigned long long)d->min_count, d->min_baseline,
+                        bv_duration_format(d->baseline_ms, b3));
+                break;
+            default:
+                fprintf(out, " doubling %s periods %u min_count %llu\n",
+                        bv_duration_format(d->doubling_ms, b3), d->periods,
+                        (unsigned long long)d->min_count);
+                break;
+            }
+        }
+        if (p->nrecipients > 0) {
+            fprintf(out, "  recipients:");
+            for (size_t k = 0; k < p->nrecipients; k++) {
+                fprintf(out, " %s", p->recipients[k]);
+            }
+            fprintf(out, "\n");
+        }
+        if (r->nex > 0) {
+            fprintf(out, "  examples: %zu\n", r->nex);
+        }
+    }
+}

@@ -1,0 +1,430 @@
+/* store_memory.c: the in-process window store. Per series a ring of event-time buckets, each with
+ * its count and (optionally) an exact set of author pseudonyms; answers on the next loop turn. */
+#include "engine/store_memory.h"
+#include "core/err.h"
+#include "engine/post.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An open-addressing set of 64-bit author keys (0 means empty). */
+typedef struct aset {
+    uint64_t *slots;
+    size_t cap, n;
+} aset;
+
+typedef struct bucket {
+    int64_t start; /* INT64_MIN when unused */
+    uint64_t count;
+    aset authors;
+} bucket;
+
+typedef struct series {
+    char *key;
+    int64_t bucket_ms;
+    size_t nslots;
+    int with_authors;
+    bucket *ring;
+} series;
+
+typedef enum { OP_READ, OP_CLAIM } op_kind;
+
+typedef struct op {
+    struct op *next;
+    op_kind kind;
+    uint32_t series;
+    int64_t from_ms;
+    size_t nbuckets;
+    size_t group;
+    bv_store_read_cb *read_cb;
+    bv_store_claim_cb *claim_cb;
+    void *arg;
+    char *claim_id;
+} op;
+
+typedef struct mem_store {
+    bv_store base;
+    struct event_base *evbase;
+    struct event *ev;
+    series *series;
+    size_t nseries, capseries;
+    op *head, *tail; /* pending answers, FIFO */
+    char **claims;
+    size_t nclaims, capclaims;
+    aset tmp;            /* scratch for unions */
+    uint64_t *counts;    /* scratch for read answers */
+    uint64_t *groups;    /* scratch: authors per group */
+    size_t capcounts;
+    int closing; /* being freed: calls fail at once */
+    bv_store_stats st;
+} mem_store;
+
+static uint64_t author_key(const uint8_t *a)
+{
+    uint64_t k;
+    memcpy(&k, a, sizeof k);
+    return k ? k : 1;
+}
+
+static int aset_grow(aset *s)
+{
+    size_t ncap = s->cap ? s->cap * 2 : 16;
+    uint64_t *ns = calloc(ncap, sizeof *ns);
+    if (ns == NULL) {
+        return BV_ENOMEM;
+    }
+    for (size_t i = 0; i < s->cap; i++) {
+        uint64_t k = s->slots[i];
+        if (k) {
+            size_t j = (size_t)(k * 0x9E3779B97F4A7C15ULL) & (ncap - 1);
+            while (ns[j]) {
+                j = (j + 1) & (ncap - 1);
+            }
+            ns[j] = k;
+        }
+    }
+    free(s->slots);
+    s->slots = ns;
+    s->cap = ncap;
+    return BV_OK;
+}
+
+/* returns 1 when added, 0 when present, <0 on error */
+static int aset_add(aset *s, uint64_t k)
+{
+    if ((s->n + 1) * 4 > s->cap * 3 && aset_grow(s) != BV_OK) {
+        return BV_ENOMEM;
+    }
+    size_t j = (size_t)(k * 0x9E3779B97F4A7C15ULL) & (s->cap - 1);
+    while (s->slots[j]) {
+        if (s->slots[j] == k) {
+            return 0;
+        }
+        j = (j + 1) & (s->cap - 1);
+    }
+    s->slots[j] = k;
+    s->n++;
+    return 1;
+}
+
+static void aset_clear(aset *s)
+{
+    if (s->n) {
+        memset(s->slots, 0, s->cap * sizeof *s->slots);
+        s->n = 0;
+    }
+}
+
+static void aset_free(aset *s)
+{
+    free(s->slots);
+    memset(s, 0, sizeof *s);
+}
+
+static int64_t floor_to(int64_t t, int64_t b)
+{
+    int64_t q = t / b;
+    if (t % b != 0 && t < 0) {
+        q--;
+    }
+    return q * b;
+}
+
+static size_t slot_of(const series *s, int64_t start)
+{
+    int64_t idx = start / s->bucket_ms;
+    int64_t m = idx % (int64_t)s->nslots;
+    return (size_t)(m < 0 ? m + (int64_t)s->nslots : m);
+}
+
+static int mem_series(bv_store *st, const char *key, int64_t bucket_ms, int64_t keep_ms,
+                      int with_authors, uint32_t *id)
+{
+    mem_store *ms = (mem_store *)st;
+    if (bucket_ms <= 0 || keep_ms < bucket_ms) {
+        return BV_EINVAL;
+    }
+    for (size_t i = 0; i < ms->nseries; i++) {
+        if (strcmp(ms->series[i].key, key) == 0) {
+            *id = (uint32_t)i;
+            return BV_OK;
+        }
+    }
+    if (ms->nseries == ms->capseries) {
+        size_t ncap = ms->capseries ? ms->capseries * 2 : 16;
+        series *ns = realloc(ms->series, ncap * sizeof *ns);
+        if (ns == NULL) {
+            return BV_ENOMEM;
+        }
+        ms->series = ns;
+        ms->capseries = ncap;
+    }
+    series *s = &ms->series[ms->nseries];
+    memset(s, 0, sizeof *s);
+    s->key = strdup(key);
+    s->bucket_ms = bucket_ms;
+    s->nslots = (size_t)(keep_ms / bucket_ms) + 2;
+    s->with_authors = with_authors;
+    s->ring = calloc(s->nslots, sizeof *s->ring);
+    if (s->key == NULL || s->ring == NULL) {
+        free(s->key);
+        free(s->ring);
+        return BV_ENOMEM;
+    }
+    for (size_t i = 0; i < s->nslots; i++) {
+        s->ring[i].start = INT64_MIN;
+    }
+    *id = (uint32_t)ms->nseries++;
+    ms->st.series = ms->nseries;
+    return BV_OK;
+}
+
+static int mem_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const uint8_t *author)
+{
+    mem_store *ms = (mem_store *)st;
+    if (sid >= ms->nseries) {
+        return BV_EINVAL;
+    }
+    series *s = &ms->series[sid];
+    int64_t start = floor_to(t_ms, s->bucket_ms);
+    bucket *b = &s->ring[slot_of(s, start)];
+    if (b->start != start) {
+        if (b->start != INT64_MIN && b->start > start) {
+            ms->st.dropped_old++; /* older than anything the series keeps */
+            return BV_OK;
+        }
+        if (b->start == INT64_MIN) {
+            ms->st.buckets++;
+        }
+        ms->st.author_entries -= b->authors.n;
+        b->start = start;
+        b->count = 0;
+        aset_clear(&b->authors);
+    }
+    b->count += n;
+    ms->st.adds++;
+    if (s->with_authors && author) {
+        int r = aset_add(&b->authors, author_key(author));
+        if (r < 0) {
+            return r;
+        }
+        ms->st.author_entries += (uint64_t)r;
+    }
+    return BV_OK;
+}
+
+static int enqueue(mem_store *ms, op *o)
+{
+    o->next = NULL;
+    if (ms->tail) {
+        ms->tail->next = o;
+    } else {
+        ms->head = o;
+    }
+    ms->tail = o;
+    event_active(ms->ev, EV_TIMEOUT, 0);
+    return BV_OK;
+}
+
+static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets,
+                    size_t group, bv_store_read_cb *cb, void *arg)
+{
+    mem_store *ms = (mem_store *)st;
+    if (ms->closing) {
+        return BV_EAGAIN;
+    }
+    if (sid >= ms->nseries || nbuckets == 0 || nbuckets > ms->series[sid].nslots ||
+        (group && (nbuckets % group != 0 || !ms->series[sid].with_authors))) {
+        return BV_EINVAL;
+    }
+    op *o = calloc(1, sizeof *o);
+    if (o == NULL) {
+        return BV_ENOMEM;
+    }
+    o->kind = OP_READ;
+    o->series = sid;
+    o->from_ms = floor_to(from_ms, ms->series[sid].bucket_ms);
+    o->nbuckets = nbuckets;
+    o->group = group;
+    o->read_cb = cb;
+    o->arg = arg;
+    ms->st.reads++;
+    return enqueue(ms, o);
+}
+
+static int mem_claim(bv_store *st, const char *id, int64_t ttl_ms, bv_store_claim_cb *cb,
+                     void *arg)
+{
+    mem_store *ms = (mem_store *)st;
+    (void)ttl_ms; /* one process: claims live as long as the store */
+    if (ms->closing) {
+        return BV_EAGAIN;
+    }
+    op *o = calloc(1, sizeof *o);
+    if (o == NULL || (o->claim_id = strdup(id)) == NULL) {
+        free(o);
+        return BV_ENOMEM;
+    }
+    o->kind = OP_CLAIM;
+    o->claim_cb = cb;
+    o->arg = arg;
+    ms->st.claims++;
+    return enqueue(ms, o);
+}
+
+static void answer_read(mem_store *ms, op *o)
+{
+    series *s = &ms->series[o->series];
+    if (ms->capcounts < o->nbuckets) {
+        uint64_t *nc = realloc(ms->counts, o->nbuckets * sizeof *nc);
+        uint64_t *ng = nc ? realloc(ms->groups, o->nbuckets * sizeof *ng) : NULL;
+        if (nc) {
+            ms->counts = nc;
+        }
+        if (ng == NULL) {
+            o->read_cb(o->arg, BV_ENOMEM, NULL);
+            return;
+        }
+        ms->groups = ng;
+        ms->capcounts = o->nbuckets;
+    }
+    size_t ngroups = o->group ? o->nbuckets / o->group : 0;
+    for (size_t i = 0; i < o->nbuckets; i++) {
+        int64_t start = o->from_ms + (int64_t)i * s->bucket_ms;
+        const bucket *b = &s->ring[slot_of(s, start)];
+        int live = b->start == start;
+        ms->counts[i] = live ? b->count : 0;
+        if (o->group == 0) {
+            continue;
+        }
+        if (i % o->group == 0) {
+            aset_clear(&ms->tmp);
+        }
+        if (live && o->group == 1) {
+            ms->groups[i] = b->authors.n;
+            continue;
+        }
+        for (size_t j = 0; live && j < b->authors.cap; j++) {
+            if (b->authors.slots[j] && aset_add(&ms->tmp, b->authors.slots[j]) < 0) {
+                o->read_cb(o->arg, BV_ENOMEM, NULL);
+                return;
+            }
+        }
+        if (i % o->group == o->group - 1) {
+            ms->groups[i / o->group] = ms->tmp.n;
+        }
+    }
+    bv_series_read r = {o->from_ms, s->bucket_ms, o->nbuckets, ms->counts,
+                        ngroups ? ms->groups : NULL, ngroups};
+    o->read_cb(o->arg, BV_OK, &r);
+}
+
+static void answer_claim(mem_store *ms, op *o)
+{
+    for (size_t i = 0; i < ms->nclaims; i++) {
+        if (strcmp(ms->claims[i], o->claim_id) == 0) {
+            o->claim_cb(o->arg, BV_OK, 0);
+            return;
+        }
+    }
+    if (ms->nclaims == ms->capclaims) {
+        size_t ncap = ms->capclaims ? ms->capclaims * 2 : 16;
+        char **nc = realloc(ms->claims, ncap * sizeof *nc);
+        if (nc == NULL) {
+            o->claim_cb(o->arg, BV_ENOMEM, 0);
+            return;
+        }
+        ms->claims = nc;
+        ms->capclaims = ncap;
+    }
+    ms->claims[ms->nclaims++] = o->claim_id;
+    o->claim_id = NULL;
+    o->claim_cb(o->arg, BV_OK, 1);
+}
+
+/* Runs the answers queued before this turn; answers queued by callbacks wait for the next one. */
+static void on_turn(evutil_socket_t fd, short what, void *arg)
+{
+    mem_store *ms = arg;
+    (void)fd;
+    (void)what;
+    op *o = ms->head;
+    ms->head = ms->tail = NULL;
+    while (o) {
+        op *next = o->next;
+        if (o->kind == OP_READ) {
+            answer_read(ms, o);
+        } else {
+            answer_claim(ms, o);
+        }
+        free(o->claim_id);
+        free(o);
+        o = next;
+    }
+}
+
+static void mem_stats(bv_store *st, bv_store_stats *out)
+{
+    *out = ((mem_store *)st)->st;
+}
+
+static void mem_free(bv_store *st)
+{
+    mem_store *ms = (mem_store *)st;
+    ms->closing = 1;
+    op *o = ms->head;
+    ms->head = ms->tail = NULL;
+    while (o) {
+        op *next = o->next;
+        if (o->kind == OP_READ) {
+            o->read_cb(o->arg, BV_EAGAIN, NULL);
+        } else {
+            o->claim_cb(o->arg, BV_EAGAIN, 0);
+        }
+        free(o->claim_id);
+        free(o);
+        o = next;
+    }
+    for (size_t i = 0; i < ms->nseries; i++) {
+        for (size_t j = 0; j < ms->series[i].nslots; j++) {
+            aset_free(&ms->series[i].ring[j].authors);
+        }
+        free(ms->series[i].ring);
+        free(ms->series[i].key);
+    }
+    free(ms->series);
+    for (size_t i = 0; i < ms->nclaims; i++) {
+        free(ms->claims[i]);
+    }
+    free(ms->claims);
+    aset_free(&ms->tmp);
+    free(ms->counts);
+    free(ms->groups);
+    if (ms->ev) {
+        event_free(ms->ev);
+    }
+    free(ms);
+}
+
+static const bv_store_ops memory_ops = {
+    "memory", mem_series, mem_add, mem_read, mem_claim, mem_stats, mem_free,
+};
+
+bv_store *bv_store_memory_new(struct event_base *base)
+{
+    mem_store *ms = calloc(1, sizeof *ms);
+    if (ms == NULL) {
+        return NULL;
+    }
+    ms->base.ops = &memory_ops;
+    ms->evbase = base;
+    ms->ev = event_new(base, -1, 0, on_turn, ms);
+    if (ms->ev == NULL) {
+        goto fail;
+    }
+    return &ms->base;
+fail:
+    mem_free(&ms->base);
+    return NULL;
+}

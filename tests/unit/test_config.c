@@ -1,0 +1,504 @@
+/* test_config.c: the YAML option-table loader (lib/core/config.h) on a small demo table: values,
+ * defaults, relative paths, each error with its line:col, garbage, every prefix, size limits. */
+#include "testutil.h"
+
+#include "core/config.h"
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct demo_redis {
+    char *url;
+    char *password_env;
+} demo_redis;
+
+typedef struct demo {
+    char *event;
+    bv_strlist rules;
+    char *state_dir;
+    int64_t lateness;
+    demo_redis redis;
+    bool drill;
+    int64_t workers;
+    bv_strlist tags;
+} demo;
+
+static const bv_option redis_table[] = {
+    BV_OPTION("url", BV_OPT_STRING, demo_redis, url, "redis://127.0.0.1:6379", "server URL"),
+    BV_OPTION("password_env", BV_OPT_STRING, demo_redis, password_env, NULL,
+              "environment variable holding the password"),
+    BV_OPTION_END,
+};
+
+static const bv_option demo_table[] = {
+    BV_OPTION("event", BV_OPT_STRING, demo, event, NULL, "name of the event"),
+    BV_OPTION("rules", BV_OPT_PATH_LIST, demo, rules, NULL, "rule files"),
+    BV_OPTION("state_dir", BV_OPT_PATH, demo, state_dir, "state", "state directory"),
+    BV_OPTION_RANGE("lateness", BV_OPT_DURATION, demo, lateness, "2m", 0, 3600000,
+                    "how late a post may be"),
+    BV_OPTION_SECTION("redis", demo, redis, redis_table, "the Redis store"),
+    BV_OPTION_IGNORE("sources", "platforms to stream from"),
+    BV_OPTION("drill", BV_OPT_BOOL, demo, drill, "false", "mark alerts as a drill"),
+    BV_OPTION_RANGE("workers", BV_OPT_INT, demo, workers, "1", 1, 64, "worker count"),
+    BV_OPTION("tags", BV_OPT_STRING_LIST, demo, tags, "[crisis, nl]", "labels on alerts"),
+    BV_OPTION_END,
+};
+
+static const char valid[] = "# King's Day\n"
+                            "event: koningsdag-2027\n"
+                            "rules:\n"
+                            "  - rules/base.yaml\n"
+                            "  - /etc/blikveld/extra.yaml\n"
+                            "state_dir: var/state\n"
+                            "lateness: 90s\n"
+                            "redis:\n"
+                            "  url: redis://10.0.0.5:6379/2\n"
+                            "  password_env: BV_REDIS_PASSWORD\n"
+                            "sources:\n"
+                            "  mastodon: {instance: mastodon.social, tags: [haren, feest]}\n"
+                            "  x: {rules: [\"a\", 'b']}\n"
+                            "drill: yes\n"
+                            "workers: 8\n"
+                            "tags: [\"crisis\", amsterdam]\n";
+
+static int load(const char *yaml, demo *d, bv_diag *diag)
+{
+    memset(d, 0x5a, sizeof *d); /* load must not read or free what is there */
+    memset(diag, 0, sizeof *diag);
+    return bv_config_load_buffer("t.yaml", yaml, strlen(yaml), "/cfg", demo_table, d, diag);
+}
+
+static void assert_owns_nothing(const demo *d)
+{
+    assert_null(d->event);
+    assert_null(d->rules.v);
+    assert_int_equal(d->rules.n, 0);
+    assert_null(d->state_dir);
+    assert_null(d->redis.url);
+    assert_null(d->redis.password_env);
+    assert_null(d->tags.v);
+}
+
+/* Loads yaml, expects failure with rc and "t.yaml:LINE:COL: <msg starting with want>". */
+static void expect_error(const char *yaml, int rc, int line, int col, const char *want)
+{
+    demo d;
+    bv_diag diag;
+    int got = load(yaml, &d, &diag);
+    char text[1200];
+    bv_diag_format(&diag, text, sizeof text);
+    if (got != rc || diag.line != line || diag.col != col ||
+        strncmp(diag.msg, want, strlen(want)) != 0) {
+        fail_msg("input %s\n  got rc %d: %s\n  want rc %d at %d:%d: %s", yaml, got, text, rc, line,
+                 col, want);
+    }
+    assert_string_equal(diag.file, "t.yaml");
+    assert_owns_nothing(&d);
+    bv_config_free(demo_table, &d);
+}
+
+static void test_valid(void **state)
+{
+    (void)state;
+    demo d;
+    bv_diag diag;
+    assert_int_equal(load(valid, &d, &diag), 0);
+    assert_string_equal(d.event, "koningsdag-2027");
+    assert_int_equal(d.rules.n, 2);
+    assert_string_equal(d.rules.v[0], "/cfg/rules/base.yaml");
+    assert_string_equal(d.rules.v[1], "/etc/blikveld/extra.yaml");
+    assert_null(d.rules.v[2]);
+    assert_string_equal(d.state_dir, "/cfg/var/state");
+    assert_int_equal(d.lateness, 90000);
+    assert_string_equal(d.redis.url, "redis://10.0.0.5:6379/2");
+    assert_string_equal(d.redis.password_env, "BV_REDIS_PASSWORD");
+    assert_true(d.drill);
+    assert_int_equal(d.workers, 8);
+    assert_int_equal(d.tags.n, 2);
+    assert_string_equal(d.tags.v[0], "crisis");
+    assert_string_equal(d.tags.v[1], "amsterdam");
+    bv_config_free(demo_table, &d);
+    assert_owns_nothing(&d);
+    bv_config_free(demo_table, &d); /* twice is fine */
+}
+
+static void check_defaults(const demo *d, const char *state_dir)
+{
+    assert_null(d->event);
+    assert_int_equal(d->rules.n, 0);
+    assert_null(d->rules.v);
+    assert_string_equal(d->state_dir, state_dir);
+    assert_int_equal(d->lateness, 120000);
+    assert_string_equal(d->redis.url, "redis://127.0.0.1:6379");
+    assert_null(d->redis.password_env);
+    assert_false(d->drill);
+    assert_int_equal(d->workers, 1);
+    assert_int_equal(d->tags.n, 2);
+    assert_string_equal(d->tags.v[0], "crisis");
+    assert_string_equal(d->tags.v[1], "nl");
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    static const char *empty[] = {"",    "# only a comment\n", "---\n", "---\n...\n",
+                                  "~\n", "\n\n   \n",          "{}",    "redis: {}\n"};
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        demo d;
+        bv_diag diag;
+        assert_int_equal(load(empty[i], &d, &diag), 0);
+        check_defaults(&d, "/cfg/state");
+        bv_config_free(demo_table, &d);
+    }
+    /* a section given in part keeps the defaults of the rest */
+    demo d;
+    bv_diag diag;
+    assert_int_equal(load("redis:\n  password_env: PW\n", &d, &diag), 0);
+    assert_string_equal(d.redis.url, "redis://127.0.0.1:6379");
+    assert_string_equal(d.redis.password_env, "PW");
+    bv_config_free(demo_table, &d);
+    /* a value replaces a default list entirely; one string is a list of one */
+    assert_int_equal(load("tags: solo\nrules: one.yaml\n", &d, &diag), 0);
+    assert_int_equal(d.tags.n, 1);
+    assert_string_equal(d.tags.v[0], "solo");
+    assert_int_equal(d.rules.n, 1);
+    assert_string_equal(d.rules.v[0], "/cfg/one.yaml");
+    bv_config_free(demo_table, &d);
+    assert_int_equal(load("tags: []\n", &d, &diag), 0);
+    assert_int_equal(d.tags.n, 0);
+    bv_config_free(demo_table, &d);
+}
+
+static void test_relative_paths(void **state)
+{
+    (void)state;
+    const char *yaml = "state_dir: s\nrules: [a.yaml, ./b.yaml, /abs/c.yaml, ../d.yaml]\n";
+    demo d;
+    bv_diag diag;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(bv_config_load_buffer("x", yaml, strlen(yaml), NULL, demo_table, &d, &diag),
+                     0);
+    assert_string_equal(d.state_dir, "s");
+    assert_string_equal(d.rules.v[0], "a.yaml");
+    bv_config_free(demo_table, &d);
+    assert_int_equal(bv_config_load_buffer("x", yaml, strlen(yaml), "", demo_table, &d, &diag), 0);
+    assert_string_equal(d.state_dir, "s");
+    bv_config_free(demo_table, &d);
+    assert_int_equal(bv_config_load_buffer("x", yaml, strlen(yaml), "/", demo_table, &d, &diag), 0);
+    assert_string_equal(d.state_dir, "/s");
+    assert_string_equal(d.rules.v[3], "/../d.yaml");
+    bv_config_free(demo_table, &d);
+    assert_int_equal(
+        bv_config_load_buffer("x", yaml, strlen(yaml), "etc/bv/", demo_table, &d, &diag), 0);
+    assert_string_equal(d.state_dir, "etc/bv/s");
+    assert_string_equal(d.rules.v[0], "etc/bv/a.yaml");
+    assert_string_equal(d.rules.v[1], "etc/bv/./b.yaml");
+    assert_string_equal(d.rules.v[2], "/abs/c.yaml");
+    assert_string_equal(d.rules.v[3], "etc/bv/../d.yaml");
+    bv_config_free(demo_table, &d);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    expect_error("event: x\nfoo: 1\n", BV_EINVAL, 2, 1,
+                 "unknown key 'foo' (known: event, rules, state_dir, lateness, redis, sources, "
+                 "drill, workers, tags)");
+    expect_error("redis:\n  url: x\n  host: y\n", BV_EINVAL, 3, 3,
+                 "unknown key 'host' in 'redis' (known: url, password_env)");
+    expect_error("event: [a]\n", BV_EINVAL, 1, 8, "'event' must be a string, not a list");
+    expect_error("event: {a: 1}\n", BV_EINVAL, 1, 8, "'event' must be a string, not a mapping");
+    expect_error("redis: 5\n", BV_EINVAL, 1, 8, "'redis' must be a mapping of options");
+    expect_error("rules: {a: 1}\n", BV_EINVAL, 1, 8, "'rules' must be a list of paths");
+    expect_error("rules:\n  - a\n  - [b]\n", BV_EINVAL, 3, 5,
+                 "items of 'rules' must be strings, not a list");
+    expect_error("rules:\n  - a\n  -\n", BV_EINVAL, 3, 4, "items of 'rules' must be strings");
+    expect_error("lateness: 2 minutes\n", BV_EINVAL, 1, 11,
+                 "'lateness' must be a duration like 30s, 5m, 2h, not '2 minutes'");
+    expect_error("lateness: 2h\n", BV_EINVAL, 1, 11, "'lateness' must be between 0s and 1h");
+    expect_error("lateness: -5s\n", BV_EINVAL, 1, 11, "'lateness' must be a duration");
+    expect_error("workers: 100\n", BV_EINVAL, 1, 10,
+                 "'workers' must be between 1 and 64, not '100'");
+    expect_error("workers: 8.5\n", BV_EINVAL, 1, 10, "'workers' must be a whole number");
+    expect_error("workers: 99999999999999999999999\n", BV_EINVAL, 1, 10,
+                 "'workers' must be a whole number");
+    expect_error("drill: maybe\n", BV_EINVAL, 1, 8, "'drill' must be true or false, not 'maybe'");
+    expect_error("event: a\nevent: b\n", BV_EINVAL, 2, 1,
+                 "duplicate key 'event' (first given on line 1)");
+    expect_error("redis:\n  url: a\n  url: b\n", BV_EINVAL, 3, 3,
+                 "duplicate key 'redis.url' (first given on line 2)");
+    expect_error("event:\nrules: []\n", BV_EINVAL, 1, 7, "'event' has no value");
+    expect_error("state_dir: ''\n", BV_EINVAL, 1, 12, "'state_dir' is an empty path");
+    expect_error("event: \"a\\0b\"\n", BV_EINVAL, 1, 8, "'event' contains a NUL character");
+    expect_error("- a\n- b\n", BV_EINVAL, 1, 1, "a config file must be a mapping of options");
+    expect_error("just text\n", BV_EINVAL, 1, 1, "a config file must be a mapping of options");
+    expect_error("event: a\n---\nevent: b\n", BV_EINVAL, 2, 1,
+                 "a config file holds one YAML document");
+    expect_error("? [a, b]\n: c\n", BV_EINVAL, 1, 3, "keys must be plain names, not a list");
+    /* anchors and aliases: refused where they stand */
+    expect_error("event: &e x\nstate_dir: *e\n", BV_EINVAL, 1, 8,
+                 "anchors and aliases (&e) are not supported");
+    expect_error("sources: *x\n", BV_EINVAL, 1, 10, "anchors and aliases (*x) are not supported");
+    /* YAML syntax errors carry libyaml's marks */
+    expect_error("event: \"open\n", BV_EINVAL, 2, 1, "while scanning a quoted scalar");
+    expect_error("event: a\n\tstate_dir: b\n", BV_EINVAL, 2, 1, "while scanning");
+    expect_error("event: a: b\n", BV_EINVAL, 1, 9, "mapping values are not allowed");
+    expect_error("rules: [a, b\n", BV_EINVAL, 2, 1, "while parsing a flow sequence");
+    /* invalid UTF-8 is placed by counting to libyaml's byte offset */
+    expect_error("event: ok\nrules: [\xc3\x28]\n", BV_EINVAL, 2, 10,
+                 "invalid trailing UTF-8 octet");
+}
+
+/* A bad default in the table is reported as such, not blamed on the file. */
+static void test_bad_default(void **state)
+{
+    (void)state;
+    typedef struct t {
+        int64_t d;
+        char *s;
+    } t;
+    static const bv_option table[] = {
+        BV_OPTION("s", BV_OPT_STRING, t, s, "x", "a string"),
+        BV_OPTION("d", BV_OPT_DURATION, t, d, "soon", "a duration"),
+        BV_OPTION_END,
+    };
+    t v;
+    bv_diag diag;
+    assert_int_equal(bv_config_load_buffer("f", "", 0, NULL, table, &v, &diag), BV_EINVAL);
+    assert_null(v.s);
+    assert_string_equal(diag.msg,
+                        "default of 'd' in the option table: 'd' must be a duration like 30s, "
+                        "5m, 2h, not 'soon'");
+}
+
+/* Every prefix of a valid file loads or fails cleanly, and owns nothing after failing. */
+static void test_every_prefix(void **state)
+{
+    (void)state;
+    size_t len = strlen(valid);
+    size_t ok = 0;
+    for (size_t n = 0; n <= len; n++) {
+        char *copy = malloc(n ? n : 1);
+        assert_non_null(copy);
+        memcpy(copy, valid, n);
+        demo d;
+        bv_diag diag;
+        memset(&d, 0x5a, sizeof d);
+        int rc = bv_config_load_buffer("p", copy, n, "/cfg", demo_table, &d, &diag);
+        if (rc == 0) {
+            ok++;
+        } else {
+            assert_int_equal(rc, BV_EINVAL);
+            assert_true(diag.line >= 1);
+            assert_true(diag.col >= 1);
+            assert_owns_nothing(&d);
+        }
+        bv_config_free(demo_table, &d);
+        free(copy);
+    }
+    assert_true(ok > 10);
+}
+
+static uint32_t rng = 99;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+}
+
+/* Random bytes and random mutations of the valid file: no crash, no leak, a clean answer. */
+static void test_garbage(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "abc: -[]{},&*!|>'\"#\n\t ?%@`\\0123456789\x01\xff\xc3";
+    size_t vlen = strlen(valid);
+    for (int round = 0; round < 2000; round++) {
+        size_t n;
+        char buf[1024];
+        if (round % 2) {
+            n = rnd() % 200;
+            for (size_t i = 0; i < n; i++) {
+                buf[i] = alphabet[rnd() % (sizeof alphabet - 1)];
+            }
+        } else {
+            memcpy(buf, valid, vlen);
+            n = vlen;
+            for (int k = 0; k < 3; k++) {
+                buf[rnd() % n] = alphabet[rnd() % (sizeof alphabet - 1)];
+            }
+        }
+        demo d;
+        bv_diag diag;
+        int rc = bv_config_load_buffer("g", buf, n, "/cfg", demo_table, &d, &diag);
+        if (rc != 0) {
+            assert_true(rc == BV_EINVAL || rc == BV_ELIMIT);
+            assert_owns_nothing(&d);
+        } else {
+            assert_non_null(d.state_dir);
+        }
+        bv_config_free(demo_table, &d);
+    }
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    /* too large */
+    size_t big = BV_CONFIG_MAX_BYTES + 1;
+    char *text = malloc(big);
+    assert_non_null(text);
+    memset(text, '#', big);
+    demo d;
+    bv_diag diag;
+    assert_int_equal(bv_config_load_buffer("big", text, big, NULL, demo_table, &d, &diag),
+                     BV_ELIMIT);
+    assert_owns_nothing(&d);
+    /* just under the limit: a long comment and a long value */
+    size_t n = BV_CONFIG_MAX_BYTES;
+    memcpy(text, "event: ", 7);
+    memset(text + 7, 'e', n - 8);
+    text[n - 1] = '\n';
+    assert_int_equal(bv_config_load_buffer("big", text, n, NULL, demo_table, &d, &diag), 0);
+    assert_int_equal(strlen(d.event), n - 8);
+    bv_config_free(demo_table, &d);
+    free(text);
+
+    /* an ignored node nested without end is cut off */
+    char deep[400];
+    size_t k = 0;
+    k += (size_t)snprintf(deep, sizeof deep, "sources: ");
+    for (int i = 0; i < 100; i++) {
+        deep[k++] = '[';
+    }
+    deep[k] = '\0';
+    assert_int_equal(bv_config_load_buffer("deep", deep, k, NULL, demo_table, &d, &diag),
+                     BV_ELIMIT);
+    assert_int_equal(diag.line, 1);
+    assert_int_equal(diag.col, 10 + 64);
+    /* nesting within the limit is skipped whole */
+    assert_int_equal(bv_config_load_buffer("ok", "sources: [[[[{a: [1]}]]]]\nevent: e\n", 34, NULL,
+                                           demo_table, &d, &diag),
+                     0);
+    assert_string_equal(d.event, "e");
+    bv_config_free(demo_table, &d);
+
+    /* the "billion laughs": refused at the first anchor, nothing expanded */
+    const char *bomb = "sources:\n"
+                       "  a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+                       "  b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                       "  c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+                       "  d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n";
+    assert_int_equal(load(bomb, &d, &diag), BV_EINVAL);
+    assert_int_equal(diag.line, 2);
+    assert_int_equal(diag.col, 6);
+    bv_config_free(demo_table, &d);
+}
+
+static void test_load_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bv_test_config_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/blikveld.yaml", dir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(valid, f);
+    fclose(f);
+
+    demo d;
+    bv_diag diag;
+    memset(&d, 0, sizeof d);
+    assert_int_equal(bv_config_load(path, demo_table, &d, &diag), 0);
+    char want[300];
+    snprintf(want, sizeof want, "%s/rules/base.yaml", dir);
+    assert_string_equal(d.rules.v[0], want);
+    snprintf(want, sizeof want, "%s/var/state", dir);
+    assert_string_equal(d.state_dir, want);
+    bv_config_free(demo_table, &d);
+
+    /* an error names the file */
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("event: x\nlateness: never\n", f);
+    fclose(f);
+    assert_int_equal(bv_config_load(path, demo_table, &d, &diag), BV_EINVAL);
+    char text[1200];
+    snprintf(want, sizeof want, "%s:2:11: 'lateness' must be a duration", path);
+    bv_diag_format(&diag, text, sizeof text);
+    assert_memory_equal(text, want, strlen(want));
+    assert_owns_nothing(&d);
+
+    /* too large */
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    char comment[64];
+    memset(comment, '#', sizeof comment);
+    comment[63] = '\n';
+    for (size_t i = 0; i < BV_CONFIG_MAX_BYTES / 64 + 1; i++) {
+        assert_int_equal(fwrite(comment, 1, sizeof comment, f), sizeof comment);
+    }
+    fclose(f);
+    assert_int_equal(bv_config_load(path, demo_table, &d, &diag), BV_ELIMIT);
+    assert_owns_nothing(&d);
+    unlink(path);
+
+    /* missing file, a directory */
+    assert_int_equal(bv_config_load(path, demo_table, &d, &diag), BV_EIO);
+    assert_string_equal(diag.file, path);
+    assert_owns_nothing(&d);
+    assert_int_equal(bv_config_load(dir, demo_table, &d, &diag), BV_EIO);
+    assert_owns_nothing(&d);
+    rmdir(dir);
+
+    /* a file name without a folder: paths stay relative to the working directory */
+    char cwd_name[64];
+    snprintf(cwd_name, sizeof cwd_name, "bv_test_config_%d.yaml", (int)getpid());
+    f = fopen(cwd_name, "wb");
+    assert_non_null(f);
+    fputs("state_dir: st\n", f);
+    fclose(f);
+    assert_int_equal(bv_config_load(cwd_name, demo_table, &d, &diag), 0);
+    assert_string_equal(d.state_dir, "st");
+    bv_config_free(demo_table, &d);
+    unlink(cwd_name);
+}
+
+static void test_help(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    bv_config_help(demo_table, f);
+    fclose(f);
+    assert_non_null(strstr(text, "  event               (string)  name of the event\n"));
+    assert_non_null(strstr(
+        text, "  lateness            (duration 0s..1h, default 2m)  how late a post may be\n"));
+    assert_non_null(strstr(text, "  redis               (section)  the Redis store\n"));
+    assert_non_null(strstr(
+        text, "  redis.url           (string, default redis://127.0.0.1:6379)  server URL\n"));
+    assert_non_null(strstr(text, "  redis.password_env  (string)  environment variable"));
+    assert_non_null(
+        strstr(text, "  workers             (integer 1..64, default 1)  worker count\n"));
+    assert_non_null(strstr(text, "  tags                (list of strings, default [crisis, nl])"));
+    assert_non_null(strstr(text, "  sources             (described separately)"));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid),          cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bad_default),    cmocka_unit_test(test_every_prefix),
+        cmocka_unit_test(test_garbage),        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_load_file),      cmocka_unit_test(test_help),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

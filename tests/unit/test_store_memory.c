@@ -1,0 +1,165 @@
+/* test_store_memory.c: the in-process window store: counting, distinct authors, bucket expiry,
+ * claims, and the asynchronous contract (answers on a later loop turn, once). */
+#include "testutil.h"
+
+#include "core/err.h"
+#include "engine/post.h"
+#include "engine/store_memory.h"
+
+#include <event2/event.h>
+
+typedef struct got {
+    int calls, err, claimed;
+    uint64_t counts[16];
+    size_t n;
+    uint64_t authors[8];
+    size_t ngroups;
+    int64_t from;
+} got;
+
+static void read_cb(void *arg, int err, const bv_series_read *r)
+{
+    got *g = arg;
+    g->calls++;
+    g->err = err;
+    if (r) {
+        g->n = r->nbuckets;
+        g->from = r->from_ms;
+        memcpy(g->counts, r->counts, r->nbuckets * sizeof(uint64_t));
+        g->ngroups = r->ngroups;
+        if (r->authors) {
+            memcpy(g->authors, r->authors, r->ngroups * sizeof(uint64_t));
+        }
+    }
+}
+
+static void claim_cb(void *arg, int err, int claimed)
+{
+    got *g = arg;
+    g->calls++;
+    g->err = err;
+    g->claimed = claimed;
+}
+
+static void author(uint8_t a[BV_PSEUDO_LEN], int k)
+{
+    memset(a, 0, BV_PSEUDO_LEN);
+    a[0] = (uint8_t)k;
+    a[1] = (uint8_t)(k >> 8);
+    a[5] = 0x5a;
+}
+
+static void test_counts_and_authors(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    bv_store *st = bv_store_memory_new(base);
+    assert_non_null(st);
+    uint32_t s, s2;
+    assert_int_equal(bv_store_series(st, "drill/x/r/60000", 60000, 300000, 1, &s), 0);
+    assert_int_equal(bv_store_series(st, "drill/x/r/60000", 60000, 300000, 1, &s2), 0);
+    assert_int_equal(s, s2); /* the same key is the same series */
+    uint8_t a[BV_PSEUDO_LEN];
+    int64_t t0 = 1781258400000; /* a minute boundary */
+    for (int i = 0; i < 10; i++) {
+        author(a, i % 4); /* 4 distinct authors in minute 0 */
+        bv_store_add(st, s, t0 + i * 1000, 1, a);
+    }
+    for (int i = 0; i < 5; i++) {
+        author(a, 3 + i); /* 3 again, and 4..7: 8 distinct over both minutes */
+        bv_store_add(st, s, t0 + 60000 + i, 1, a);
+    }
+    got g = {0};
+    assert_int_equal(bv_store_read(st, s, t0 - 60000, 3, 3, read_cb, &g), 0);
+    assert_int_equal(g.calls, 0); /* never inside the call */
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.err, 0);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.from, t0 - 60000);
+    assert_int_equal(g.counts[0], 0);
+    assert_int_equal(g.counts[1], 10);
+    assert_int_equal(g.counts[2], 5);
+    assert_int_equal(g.ngroups, 1);
+    assert_int_equal(g.authors[0], 8);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.calls, 1); /* exactly once */
+
+    /* authors per bucket, and per group of two buckets */
+    memset(&g, 0, sizeof g);
+    bv_store_read(st, s, t0, 2, 1, read_cb, &g);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.ngroups, 2);
+    assert_int_equal(g.authors[0], 4);
+    assert_int_equal(g.authors[1], 5);
+    memset(&g, 0, sizeof g);
+    bv_store_read(st, s, t0 - 120000, 4, 2, read_cb, &g);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.ngroups, 2);
+    assert_int_equal(g.authors[0], 0);
+    assert_int_equal(g.authors[1], 8);
+    /* groups must divide the range */
+    assert_int_equal(bv_store_read(st, s, t0, 3, 2, read_cb, &g), BV_EINVAL);
+    bv_store_free(st);
+    event_base_free(base);
+}
+
+static void test_expiry(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    bv_store *st = bv_store_memory_new(base);
+    uint32_t s;
+    assert_int_equal(bv_store_series(st, "k", 60000, 120000, 0, &s), 0); /* keeps 2 (+2) buckets */
+    int64_t t0 = 0;
+    bv_store_add(st, s, t0, 7, NULL);
+    bv_store_add(st, s, t0 + 4 * 60000, 1, NULL); /* reuses bucket 0's slot */
+    got g = {0};
+    bv_store_read(st, s, t0, 1, 0, read_cb, &g);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.counts[0], 0); /* expired, not 7 */
+    bv_store_add(st, s, t0, 1, NULL); /* too old now: dropped and counted */
+    bv_store_stats ss;
+    bv_store_stats_get(st, &ss);
+    assert_int_equal(ss.dropped_old, 1);
+    /* a read longer than what the series keeps is refused */
+    assert_int_equal(bv_store_read(st, s, t0, 100, 0, read_cb, &g), BV_EINVAL);
+    assert_int_equal(bv_store_series(st, "bad", 0, 1, 0, &s), BV_EINVAL);
+    bv_store_free(st);
+    event_base_free(base);
+}
+
+static void test_claims_and_teardown(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    bv_store *st = bv_store_memory_new(base);
+    got a = {0}, b = {0}, c = {0};
+    bv_store_claim(st, "alert-1", 1000, claim_cb, &a);
+    bv_store_claim(st, "alert-1", 1000, claim_cb, &b);
+    bv_store_claim(st, "alert-2", 1000, claim_cb, &c);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(a.calls + b.calls + c.calls, 3);
+    assert_int_equal(a.claimed, 1);
+    assert_int_equal(b.claimed, 0); /* one claimant wins */
+    assert_int_equal(c.claimed, 1);
+    /* pending calls answer with an error when the store goes away */
+    got p = {0};
+    uint32_t s;
+    bv_store_series(st, "k", 60000, 60000, 0, &s);
+    bv_store_read(st, s, 0, 1, 0, read_cb, &p);
+    bv_store_free(st);
+    assert_int_equal(p.calls, 1);
+    assert_int_equal(p.err, BV_EAGAIN);
+    event_base_free(base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_counts_and_authors),
+        cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_claims_and_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
