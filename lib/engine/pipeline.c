@@ -11,16 +11,6 @@
 
 #define RING 32 /* recent matching posts kept per rule, for samples */
 
-typedef struct rule_state {
-    uint32_t *series;    /* per detector */
-    int64_t min_bucket;  /* the smallest bucket of its detectors */
-    int firing;
-    int job_active;      /* a final evaluation is under way */
-    int64_t next_final;  /* the next boundary to evaluate while firing */
-    bv_sample ring[RING];
-    size_t ring_head, ring_n;
-} rule_state;
-
 typedef struct job job;
 
 typedef struct job_read {
@@ -28,19 +18,36 @@ typedef struct job_read {
     size_t det;
 } job_read;
 
+/* An evaluation under way. Each rule owns two, allocated once: a live one (on a matching post)
+ * and a final one (on a bucket boundary while firing); a rule never needs two of a kind at once,
+ * because a post is pushed only when the previous one is done. */
 struct job {
     bv_pipeline *pl;
     uint32_t rule;
     int final;
+    int busy;
     int64_t at_ms;  /* live: post time; final: boundary - 1 */
     int64_t boundary;
     size_t pending;
     int err;
-    uint64_t **counts;
+    uint64_t **counts;  /* per detector: its span of buckets */
     uint64_t **authors; /* per detector: distinct authors per group, or NULL */
     int *warm;
     job_read *reads;
 };
+
+typedef struct rule_state {
+    uint32_t *series;    /* per detector */
+    int64_t min_bucket;  /* the smallest bucket of its detectors */
+    int firing;
+    int64_t next_final;  /* the next boundary to evaluate while firing */
+    job jobs[2];         /* [0] live, [1] final */
+    bv_sample ring[RING];
+    char *ring_mem[RING]; /* one block per sample: id, url and text; reused */
+    size_t ring_cap[RING];
+    int ring_cut[RING];   /* the text was longer than what the block keeps */
+    size_t ring_head, ring_n;
+} rule_state;
 
 struct bv_pipeline {
     struct event_base *base;
@@ -58,6 +65,8 @@ struct bv_pipeline {
     bv_pipeline_stats st;
     int finishing;
     size_t outstanding; /* jobs under way */
+    size_t nfiring;     /* rules firing now (final evaluations to schedule) */
+    uint32_t *firing;   /* their indices, nfiring of them */
     bv_done_cb *done;
     void *donearg;
     bv_det_eval *evals;  /* scratch, max detectors per rule */
@@ -73,56 +82,85 @@ static int64_t floor_to(int64_t t, int64_t b)
     return q * b;
 }
 
-static void sample_clear(bv_sample *s)
+#define RAW_MAX (2 * BV_EXCERPT_MAX) /* bytes of text kept per sample, before collapsing */
+
+/* Empties slot i (its block stays for reuse). */
+static void sample_clear(rule_state *r, size_t i)
 {
-    free(s->id);
-    free(s->url);
-    free(s->excerpt);
-    memset(s, 0, sizeof *s);
+    memset(&r->ring[i], 0, sizeof r->ring[i]);
 }
 
-/* The start of the text, whitespace collapsed, cut at a UTF-8 boundary. */
-static char *make_excerpt(const char *text)
+/* Turns the kept text into the excerpt, in place: whitespace collapsed, at most BV_EXCERPT_MAX
+ * bytes cut at a UTF-8 boundary, an ellipsis when anything was cut (the block has room). */
+static void make_excerpt(char *s, int cut)
 {
-    bv_buf b = BV_BUF_INIT;
+    size_t o = 0;
     int space = 0;
-    for (const char *p = text; *p && b.len < BV_EXCERPT_MAX; p++) {
-        unsigned char c = (unsigned char)*p;
+    for (size_t i = 0; s[i] && o < BV_EXCERPT_MAX; i++) {
+        char c = s[i];
         if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
-            space = b.len > 0;
+            space = o > 0;
             continue;
         }
         if (space) {
-            bv_buf_putc(&b, ' ');
+            s[o++] = ' ';
             space = 0;
+            if (o >= BV_EXCERPT_MAX) {
+                break;
+            }
         }
-        bv_buf_putc(&b, (char)c);
+        s[o++] = c;
+        if (o >= BV_EXCERPT_MAX && s[i + 1]) {
+            cut = 1;
+        }
     }
-    if (b.len >= BV_EXCERPT_MAX) {
-        size_t n = b.len;
-        while (n > 0 && ((unsigned char)b.p[n - 1] & 0xC0) == 0x80) {
-            n--;
+    if (cut) {
+        while (o > 0 && ((unsigned char)s[o - 1] & 0xC0) == 0x80) {
+            o--;
         }
-        if (n > 0 && ((unsigned char)b.p[n - 1] & 0x80)) {
-            n--; /* drop a lead byte whose continuation was cut */
+        if (o > 0 && ((unsigned char)s[o - 1] & 0x80)) {
+            o--; /* a lead byte whose continuation was cut */
         }
-        b.len = n;
-        b.p[n] = '\0';
-        bv_buf_puts(&b, "\xe2\x80\xa6");
+        memcpy(s + o, "\xe2\x80\xa6", 3);
+        o += 3;
     }
-    return bv_buf_steal(&b);
+    s[o] = '\0';
 }
 
 static void ring_add(rule_state *r, const bv_post *p)
 {
-    bv_sample *s = &r->ring[r->ring_head];
-    sample_clear(s);
+    size_t i = r->ring_head;
+    sample_clear(r, i);
+    const char *id = p->id ? p->id : "";
+    const char *url = p->url ? p->url : "";
+    const char *text = p->text ? p->text : "";
+    size_t il = strlen(id), ul = strlen(url), tl = strnlen(text, RAW_MAX + 1);
+    int cut = tl > RAW_MAX;
+    if (cut) {
+        tl = RAW_MAX;
+    }
+    size_t need = il + ul + tl + 8;
+    if (r->ring_cap[i] < need) {
+        char *nm = realloc(r->ring_mem[i], need < 512 ? 512 : need);
+        if (nm == NULL) {
+            return; /* a sample less; counting is unaffected */
+        }
+        r->ring_mem[i] = nm;
+        r->ring_cap[i] = need < 512 ? 512 : need;
+    }
+    char *m = r->ring_mem[i];
+    memcpy(m, id, il + 1);
+    memcpy(m + il + 1, url, ul + 1);
+    memcpy(m + il + ul + 2, text, tl);
+    m[il + ul + 2 + tl] = '\0';
+    bv_sample *s = &r->ring[i];
     s->platform = p->platform;
     s->created_ms = p->created_ms;
     memcpy(s->author, p->author, BV_PSEUDO_LEN);
-    s->id = strdup(p->id ? p->id : "");
-    s->url = p->url ? strdup(p->url) : NULL;
-    s->excerpt = make_excerpt(p->text ? p->text : "");
+    s->id = m;
+    s->url = p->url ? m + il + 1 : NULL;
+    s->excerpt = NULL; /* made when first picked */
+    r->ring_cut[i] = cut;
     r->ring_head = (r->ring_head + 1) % RING;
     if (r->ring_n < RING) {
         r->ring_n++;
@@ -134,10 +172,7 @@ static void ring_delete(rule_state *r, bv_platform platform, const char *id)
     for (size_t i = 0; i < RING; i++) {
         bv_sample *s = &r->ring[i];
         if (s->id && s->platform == platform && strcmp(s->id, id) == 0) {
-            free(s->excerpt);
-            s->excerpt = NULL;
-            free(s->id);
-            s->id = NULL; /* a hole: skipped by samples */
+            sample_clear(r, i); /* a hole: skipped by samples */
         }
     }
 }
@@ -170,29 +205,66 @@ static size_t pick_samples(rule_state *r, int64_t at_ms, const bv_sample **out)
             dup |= memcmp(out[k]->author, cand[i]->author, BV_PSEUDO_LEN) == 0;
         }
         if (!dup) {
-            out[n++] = cand[i];
+            bv_sample *s = (bv_sample *)cand[i];
+            if (s->excerpt == NULL) {
+                size_t k = (size_t)(s - r->ring);
+                char *text = s->id + strlen(s->id) + 1;
+                text += strlen(text) + 1;
+                make_excerpt(text, r->ring_cut[k]);
+                s->excerpt = text;
+            }
+            out[n++] = s;
         }
     }
     return n;
 }
 
-static void job_free(job *j)
+static void job_release(job *j)
 {
-    if (j == NULL) {
-        return;
-    }
-    if (j->counts) {
-        const bv_rule *r = bv_rules_get(j->pl->rs, j->rule);
-        for (size_t d = 0; d < r->ndetectors; d++) {
-            free(j->counts[d]);
-            free(j->authors ? j->authors[d] : NULL);
-        }
+    j->busy = 0;
+}
+
+static void job_destroy(job *j, size_t ndet)
+{
+    for (size_t d = 0; d < ndet; d++) {
+        free(j->counts ? j->counts[d] : NULL);
+        free(j->authors ? j->authors[d] : NULL);
     }
     free(j->counts);
     free(j->authors);
     free(j->warm);
     free(j->reads);
-    free(j);
+}
+
+/* Allocates a job's arrays once, for the rule's detectors. */
+static int job_init(job *j, bv_pipeline *pl, uint32_t rule, int final)
+{
+    const bv_rule *r = bv_rules_get(pl->rs, rule);
+    size_t n = r->ndetectors ? r->ndetectors : 1;
+    j->pl = pl;
+    j->rule = rule;
+    j->final = final;
+    j->counts = calloc(n, sizeof *j->counts);
+    j->authors = calloc(n, sizeof *j->authors);
+    j->warm = calloc(n, sizeof *j->warm);
+    j->reads = calloc(n, sizeof *j->reads);
+    if (!j->counts || !j->authors || !j->warm || !j->reads) {
+        return BV_ENOMEM;
+    }
+    for (size_t d = 0; d < r->ndetectors; d++) {
+        size_t span = bv_det_span(&r->detectors[d]);
+        size_t group = bv_det_author_group(&r->detectors[d]);
+        j->counts[d] = calloc(span, sizeof(uint64_t));
+        if (group) {
+            j->authors[d] = calloc(span / group, sizeof(uint64_t));
+        }
+        if (j->counts[d] == NULL || (group && j->authors[d] == NULL)) {
+            return BV_ENOMEM;
+        }
+        j->reads[d].j = j;
+        j->reads[d].det = d;
+    }
+    return BV_OK;
 }
 
 static void schedule_finals(bv_pipeline *pl);
@@ -214,7 +286,6 @@ static void job_complete(job *j)
     const bv_rule *r = bv_rules_get(pl->rs, j->rule);
     rule_state *rs = &pl->rules[j->rule];
     if (j->final) {
-        rs->job_active = 0;
         rs->next_final = j->boundary + rs->min_bucket;
     }
     if (j->err == 0) {
@@ -237,11 +308,14 @@ static void job_complete(job *j)
             .evals = pl->evals,
             .nevals = r->ndetectors,
         };
-        sig.nsamples = pick_samples(rs, j->at_ms, samples);
+        /* samples only where an alert can follow: a rule holding, or one resolving */
+        if (sig.holds || (j->final && !sig.any_holds)) {
+            sig.nsamples = pick_samples(rs, j->at_ms, samples);
+        }
         sig.samples = samples;
         pl->cb(pl->cbarg, &sig);
     }
-    job_free(j);
+    job_release(j);
     job_finished(pl);
 }
 
@@ -266,38 +340,14 @@ static void on_read(void *arg, int err, const bv_series_read *res)
 static int start_job(bv_pipeline *pl, uint32_t rule, int final, int64_t at_ms, int64_t boundary)
 {
     const bv_rule *r = bv_rules_get(pl->rs, rule);
-    job *j = calloc(1, sizeof *j);
-    if (j == NULL) {
-        return BV_ENOMEM;
+    job *j = &pl->rules[rule].jobs[final ? 1 : 0];
+    if (j->busy) {
+        return BV_EAGAIN; /* cannot happen while pushes wait for done */
     }
-    j->pl = pl;
-    j->rule = rule;
-    j->final = final;
+    j->busy = 1;
+    j->err = 0;
     j->at_ms = at_ms;
     j->boundary = boundary;
-    j->counts = calloc(r->ndetectors, sizeof *j->counts);
-    j->authors = calloc(r->ndetectors, sizeof *j->authors);
-    j->warm = calloc(r->ndetectors, sizeof *j->warm);
-    j->reads = calloc(r->ndetectors, sizeof *j->reads);
-    if (!j->counts || !j->authors || !j->warm || !j->reads) {
-        job_free(j);
-        return BV_ENOMEM;
-    }
-    for (size_t d = 0; d < r->ndetectors; d++) {
-        size_t span = bv_det_span(&r->detectors[d]);
-        size_t group = bv_det_author_group(&r->detectors[d]);
-        j->counts[d] = calloc(span, sizeof(uint64_t));
-        if (group) {
-            j->authors[d] = calloc(span / group, sizeof(uint64_t));
-        }
-        if (j->counts[d] == NULL || (group && j->authors[d] == NULL)) {
-            job_free(j);
-            return BV_ENOMEM;
-        }
-    }
-    if (final) {
-        pl->rules[rule].job_active = 1;
-    }
     pl->outstanding++;
     j->pending = r->ndetectors;
     for (size_t d = 0; d < r->ndetectors; d++) {
@@ -306,8 +356,6 @@ static int start_job(bv_pipeline *pl, uint32_t rule, int final, int64_t at_ms, i
         int64_t cur = floor_to(at_ms, ds->bucket_ms);
         int64_t from = cur - (int64_t)(span - 1) * ds->bucket_ms;
         j->warm[d] = pl->st.first_ms != INT64_MIN && floor_to(pl->st.first_ms, ds->bucket_ms) <= from;
-        j->reads[d].j = j;
-        j->reads[d].det = d;
         int rc = bv_store_read(pl->store, pl->rules[rule].series[d], from, span,
                                bv_det_author_group(ds), on_read, &j->reads[d]);
         if (rc != 0) {
@@ -337,9 +385,10 @@ static int64_t final_limit(const bv_pipeline *pl, const rule_state *rs)
 
 static void schedule_finals(bv_pipeline *pl)
 {
-    for (uint32_t i = 0; i < pl->nrules; i++) {
+    for (size_t k = 0; k < pl->nfiring; k++) {
+        uint32_t i = pl->firing[k];
         rule_state *rs = &pl->rules[i];
-        if (rs->firing && !rs->job_active && rs->next_final <= final_limit(pl, rs)) {
+        if (rs->firing && !rs->jobs[1].busy && rs->next_final <= final_limit(pl, rs)) {
             start_job(pl, i, 1, rs->next_final - 1, rs->next_final);
         }
     }
@@ -353,6 +402,14 @@ void bv_pipeline_set_firing(bv_pipeline *pl, uint32_t rule, int firing, int64_t 
     rule_state *rs = &pl->rules[rule];
     if (firing && !rs->firing) {
         rs->next_final = floor_to(at_ms, rs->min_bucket) + rs->min_bucket;
+        pl->firing[pl->nfiring++] = rule;
+    } else if (!firing && rs->firing) {
+        for (size_t k = 0; k < pl->nfiring; k++) {
+            if (pl->firing[k] == rule) {
+                pl->firing[k] = pl->firing[--pl->nfiring];
+                break;
+            }
+        }
     }
     rs->firing = firing;
 }
@@ -452,15 +509,19 @@ void bv_pipeline_free(bv_pipeline *pl)
         return;
     }
     for (size_t i = 0; pl->rules && i < pl->nrules; i++) {
+        size_t ndet = bv_rules_get(pl->rs, i)->ndetectors;
         free(pl->rules[i].series);
+        job_destroy(&pl->rules[i].jobs[0], ndet);
+        job_destroy(&pl->rules[i].jobs[1], ndet);
         for (size_t k = 0; k < RING; k++) {
-            sample_clear(&pl->rules[i].ring[k]);
+            free(pl->rules[i].ring_mem[k]);
         }
     }
     free(pl->rules);
     bv_matcher_free(pl->matcher);
     free(pl->hits);
     free(pl->matches);
+    free(pl->firing);
     free(pl->evals);
     bv_buf_free(&pl->norm);
     free(pl);
@@ -489,8 +550,9 @@ bv_pipeline *bv_pipeline_new(struct event_base *base, const bv_ruleset *rs, bv_s
     pl->rules = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->rules);
     pl->hits = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->hits);
     pl->matches = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->matches);
+    pl->firing = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->firing);
     pl->matcher = bv_matcher_new(rs);
-    if (!pl->rules || !pl->hits || !pl->matches || !pl->matcher) {
+    if (!pl->rules || !pl->hits || !pl->matches || !pl->firing || !pl->matcher) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;
     }
@@ -532,6 +594,11 @@ bv_pipeline *bv_pipeline_new(struct event_base *base, const bv_ruleset *rs, bv_s
         }
         if (st->min_bucket == INT64_MAX) {
             st->min_bucket = 60000;
+        }
+        if (job_init(&st->jobs[0], pl, (uint32_t)i, 0) != 0 ||
+            job_init(&st->jobs[1], pl, (uint32_t)i, 1) != 0) {
+            snprintf(errstr, errlen, "out of memory");
+            goto fail;
         }
     }
     pl->evals = calloc(pl->maxdet ? pl->maxdet : 1, sizeof *pl->evals);

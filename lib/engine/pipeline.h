@@ -45,7 +45,8 @@ typedef struct bv_signal {
     int64_t episode_ms;     /* start of the smallest bucket holding at_ms */
     const bv_det_eval *evals;
     size_t nevals;
-    const bv_sample *const *samples; /* up to BV_SAMPLES_MAX, distinct authors, newest first */
+    const bv_sample *const *samples; /* up to BV_SAMPLES_MAX, distinct authors, newest first;
+                                        only when holds, or final and !any_holds */
     size_t nsamples;
 } bv_signal;
 

@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,10 @@
 struct bv_pseudo {
     size_t keylen;
     unsigned char key[64];
+    /* HMAC with the key set once: re-initialising with a NULL key reuses the keyed state, which
+     * saves the key schedule and the algorithm fetch of one-shot HMAC() on every post. */
+    EVP_MAC *mac;
+    EVP_MAC_CTX *ctx;
 };
 
 bv_pseudo *bv_pseudo_new(const void *key, size_t keylen)
@@ -33,12 +40,24 @@ bv_pseudo *bv_pseudo_new(const void *key, size_t keylen)
         memcpy(ps->key, key, keylen);
         ps->keylen = keylen;
     }
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    ps->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    ps->ctx = ps->mac ? EVP_MAC_CTX_new(ps->mac) : NULL;
+    if (ps->ctx == NULL || EVP_MAC_init(ps->ctx, ps->key, ps->keylen, params) != 1) {
+        bv_pseudo_free(ps);
+        return NULL;
+    }
     return ps;
 }
 
 void bv_pseudo_free(bv_pseudo *ps)
 {
     if (ps) {
+        EVP_MAC_CTX_free(ps->ctx);
+        EVP_MAC_free(ps->mac);
         OPENSSL_cleanse(ps->key, sizeof ps->key);
         free(ps);
     }
@@ -48,25 +67,16 @@ void bv_pseudo_author(const bv_pseudo *ps, bv_platform platform, const char *raw
                       uint8_t out[BV_PSEUDO_LEN])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    /* one-shot HMAC over "platform:raw" */
+    size_t mdlen = 0;
     const char *pn = bv_platform_name(platform);
-    size_t pl = strlen(pn);
-    unsigned char stackbuf[256];
-    unsigned char *msg = stackbuf;
-    if (pl + 1 + len > sizeof stackbuf) {
-        msg = malloc(pl + 1 + len);
-        if (msg == NULL) {
-            memset(out, 0, BV_PSEUDO_LEN);
-            return;
-        }
-    }
-    memcpy(msg, pn, pl);
-    msg[pl] = ':';
-    memcpy(msg + pl + 1, raw, len);
-    HMAC(EVP_sha256(), ps->key, (int)ps->keylen, msg, pl + 1 + len, md, &mdlen);
-    if (msg != stackbuf) {
-        free(msg);
+    /* HMAC over "platform:raw"; the context keeps the key (see struct bv_pseudo) */
+    if (EVP_MAC_init(ps->ctx, NULL, 0, NULL) != 1 ||
+        EVP_MAC_update(ps->ctx, (const unsigned char *)pn, strlen(pn)) != 1 ||
+        EVP_MAC_update(ps->ctx, (const unsigned char *)":", 1) != 1 ||
+        EVP_MAC_update(ps->ctx, (const unsigned char *)raw, len) != 1 ||
+        EVP_MAC_final(ps->ctx, md, &mdlen, sizeof md) != 1 || mdlen < BV_PSEUDO_LEN) {
+        memset(out, 0, BV_PSEUDO_LEN);
+        return;
     }
     memcpy(out, md, BV_PSEUDO_LEN);
 }

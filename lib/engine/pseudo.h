@@ -18,7 +18,8 @@ bv_pseudo *bv_pseudo_new(const void *key, size_t keylen);
  * mode 0600, state_dir created 0700 when missing). errstr gets a message on failure. */
 int bv_pseudo_load(bv_pseudo **out, const char *state_dir, char *errstr, size_t errlen);
 void bv_pseudo_free(bv_pseudo *ps);
-/* out = HMAC(key, platform name ":" raw)[0..BV_PSEUDO_LEN). raw is borrowed. */
+/* out = HMAC(key, platform name ":" raw)[0..BV_PSEUDO_LEN). raw is borrowed. Uses the
+ * pseudonymiser's own HMAC state: one thread at a time per bv_pseudo. */
 void bv_pseudo_author(const bv_pseudo *ps, bv_platform platform, const char *raw, size_t len,
                       uint8_t out[BV_PSEUDO_LEN]);
 

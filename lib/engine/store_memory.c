@@ -8,10 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An open-addressing set of 64-bit author keys (0 means empty). */
+/* An open-addressing set of 64-bit author keys (0 means empty). `used` remembers where the
+ * keys went when it is a scratch set, so clearing costs the keys, not the capacity. */
 typedef struct aset {
     uint64_t *slots;
     size_t cap, n;
+    uint32_t *used; /* scratch sets only: slot of each key, n entries */
+    size_t capused;
 } aset;
 
 typedef struct bucket {
@@ -26,6 +29,13 @@ typedef struct series {
     size_t nslots;
     int with_authors;
     bucket *ring;
+    /* The distinct authors of the window read last, kept up to date by adds into its range:
+     * a detector reads the same window post after post, and a union per post would cost the
+     * window's authors each time. */
+    aset win;
+    int64_t win_from;
+    size_t win_n;
+    int win_valid;
 } series;
 
 typedef enum { OP_READ, OP_CLAIM } op_kind;
@@ -50,6 +60,7 @@ typedef struct mem_store {
     series *series;
     size_t nseries, capseries;
     op *head, *tail; /* pending answers, FIFO */
+    op *spare;       /* answered ops, reused: a read per matching post must not cost a malloc */
     char **claims;
     size_t nclaims, capclaims;
     aset tmp;            /* scratch for unions */
@@ -108,6 +119,48 @@ static int aset_add(aset *s, uint64_t k)
     return 1;
 }
 
+/* aset_add for the scratch set: remembers the slot for a cheap clear. */
+static int aset_add_tracked(aset *s, uint64_t k)
+{
+    if (s->n + 1 > s->capused) {
+        size_t nc = s->capused ? s->capused * 2 : 64;
+        uint32_t *nu = realloc(s->used, nc * sizeof *nu);
+        if (nu == NULL) {
+            return BV_ENOMEM;
+        }
+        s->used = nu;
+        s->capused = nc;
+    }
+    size_t cap_before = s->cap;
+    int r = aset_add(s, k);
+    if (r == 1) {
+        if (s->cap != cap_before) {
+            /* it grew: every slot moved; rebuild the list */
+            size_t m = 0;
+            for (size_t i = 0; i < s->cap; i++) {
+                if (s->slots[i]) {
+                    s->used[m++] = (uint32_t)i;
+                }
+            }
+        } else {
+            size_t j = (size_t)(k * 0x9E3779B97F4A7C15ULL) & (s->cap - 1);
+            while (s->slots[j] != k) {
+                j = (j + 1) & (s->cap - 1);
+            }
+            s->used[s->n - 1] = (uint32_t)j;
+        }
+    }
+    return r;
+}
+
+static void aset_clear_tracked(aset *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        s->slots[s->used[i]] = 0;
+    }
+    s->n = 0;
+}
+
 static void aset_clear(aset *s)
 {
     if (s->n) {
@@ -119,6 +172,7 @@ static void aset_clear(aset *s)
 static void aset_free(aset *s)
 {
     free(s->slots);
+    free(s->used);
     memset(s, 0, sizeof *s);
 }
 
@@ -196,6 +250,9 @@ static int mem_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const u
         }
         if (b->start == INT64_MIN) {
             ms->st.buckets++;
+        } else if (s->win_valid && b->start >= s->win_from &&
+                   b->start < s->win_from + (int64_t)s->win_n * s->bucket_ms) {
+            s->win_valid = 0; /* a bucket of the cached window expires */
         }
         ms->st.author_entries -= b->authors.n;
         b->start = start;
@@ -210,8 +267,32 @@ static int mem_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const u
             return r;
         }
         ms->st.author_entries += (uint64_t)r;
+        if (s->win_valid && start >= s->win_from &&
+            start < s->win_from + (int64_t)s->win_n * s->bucket_ms &&
+            aset_add(&s->win, author_key(author)) < 0) {
+            s->win_valid = 0;
+        }
     }
     return BV_OK;
+}
+
+static op *op_new(mem_store *ms)
+{
+    op *o = ms->spare;
+    if (o) {
+        ms->spare = o->next;
+        memset(o, 0, sizeof *o);
+        return o;
+    }
+    return calloc(1, sizeof *o);
+}
+
+static void op_done(mem_store *ms, op *o)
+{
+    free(o->claim_id);
+    o->claim_id = NULL;
+    o->next = ms->spare;
+    ms->spare = o;
 }
 
 static int enqueue(mem_store *ms, op *o)
@@ -238,7 +319,7 @@ static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets
         (group && (nbuckets % group != 0 || !ms->series[sid].with_authors))) {
         return BV_EINVAL;
     }
-    op *o = calloc(1, sizeof *o);
+    op *o = op_new(ms);
     if (o == NULL) {
         return BV_ENOMEM;
     }
@@ -261,7 +342,7 @@ static int mem_claim(bv_store *st, const char *id, int64_t ttl_ms, bv_store_clai
     if (ms->closing) {
         return BV_EAGAIN;
     }
-    op *o = calloc(1, sizeof *o);
+    op *o = op_new(ms);
     if (o == NULL || (o->claim_id = strdup(id)) == NULL) {
         free(o);
         return BV_ENOMEM;
@@ -290,23 +371,53 @@ static void answer_read(mem_store *ms, op *o)
         ms->capcounts = o->nbuckets;
     }
     size_t ngroups = o->group ? o->nbuckets / o->group : 0;
-    for (size_t i = 0; i < o->nbuckets; i++) {
+    int cached = o->group == o->nbuckets && s->win_valid && s->win_from == o->from_ms &&
+                 s->win_n == o->nbuckets;
+    if (o->group == o->nbuckets && o->group > 1) {
+        /* one group, the whole range: the series' window set answers (see struct series) */
+        if (!cached) {
+            aset_clear(&s->win);
+            s->win_valid = 0;
+        }
+        size_t slot = slot_of(s, o->from_ms);
+        for (size_t i = 0; i < o->nbuckets; i++, slot = slot + 1 == s->nslots ? 0 : slot + 1) {
+            int64_t start = o->from_ms + (int64_t)i * s->bucket_ms;
+            const bucket *b = &s->ring[slot];
+            int live = b->start == start;
+            ms->counts[i] = live ? b->count : 0;
+            for (size_t j = 0; !cached && live && j < b->authors.cap; j++) {
+                if (b->authors.slots[j] && aset_add(&s->win, b->authors.slots[j]) < 0) {
+                    o->read_cb(o->arg, BV_ENOMEM, NULL);
+                    return;
+                }
+            }
+        }
+        s->win_valid = 1;
+        s->win_from = o->from_ms;
+        s->win_n = o->nbuckets;
+        ms->groups[0] = s->win.n;
+        bv_series_read r = {o->from_ms, s->bucket_ms, o->nbuckets, ms->counts, ms->groups, 1};
+        o->read_cb(o->arg, BV_OK, &r);
+        return;
+    }
+    size_t slot = slot_of(s, o->from_ms);
+    for (size_t i = 0; i < o->nbuckets; i++, slot = slot + 1 == s->nslots ? 0 : slot + 1) {
         int64_t start = o->from_ms + (int64_t)i * s->bucket_ms;
-        const bucket *b = &s->ring[slot_of(s, start)];
+        const bucket *b = &s->ring[slot];
         int live = b->start == start;
         ms->counts[i] = live ? b->count : 0;
         if (o->group == 0) {
             continue;
         }
         if (i % o->group == 0) {
-            aset_clear(&ms->tmp);
+            aset_clear_tracked(&ms->tmp);
         }
         if (live && o->group == 1) {
             ms->groups[i] = b->authors.n;
             continue;
         }
         for (size_t j = 0; live && j < b->authors.cap; j++) {
-            if (b->authors.slots[j] && aset_add(&ms->tmp, b->authors.slots[j]) < 0) {
+            if (b->authors.slots[j] && aset_add_tracked(&ms->tmp, b->authors.slots[j]) < 0) {
                 o->read_cb(o->arg, BV_ENOMEM, NULL);
                 return;
             }
@@ -358,8 +469,7 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
         } else {
             answer_claim(ms, o);
         }
-        free(o->claim_id);
-        free(o);
+        op_done(ms, o);
         o = next;
     }
 }
@@ -386,12 +496,18 @@ static void mem_free(bv_store *st)
         free(o);
         o = next;
     }
+    while (ms->spare) {
+        op *next = ms->spare->next;
+        free(ms->spare);
+        ms->spare = next;
+    }
     for (size_t i = 0; i < ms->nseries; i++) {
         for (size_t j = 0; j < ms->series[i].nslots; j++) {
             aset_free(&ms->series[i].ring[j].authors);
         }
         free(ms->series[i].ring);
         free(ms->series[i].key);
+        aset_free(&ms->series[i].win);
     }
     free(ms->series);
     for (size_t i = 0; i < ms->nclaims; i++) {

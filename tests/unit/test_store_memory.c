@@ -154,12 +154,57 @@ static void test_claims_and_teardown(void **state)
     event_base_free(base);
 }
 
+/* The window's distinct authors are cached between reads of the same range: adds into the
+ * range and buckets expiring out of it must keep the answer exact. */
+static void test_window_cache(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    bv_store *st = bv_store_memory_new(base);
+    uint32_t s;
+    assert_int_equal(bv_store_series(st, "w", 60000, 3 * 60000, 1, &s), 0); /* 5 slots */
+    uint8_t a[BV_PSEUDO_LEN];
+    got g;
+    int64_t t0 = 600000;
+    for (int i = 0; i < 3; i++) {
+        author(a, i);
+        bv_store_add(st, s, t0 + i * 60000, 1, a);
+    }
+    author(a, 5); /* only in the first minute */
+    bv_store_add(st, s, t0, 1, a);
+    memset(&g, 0, sizeof g);
+    bv_store_read(st, s, t0, 3, 3, read_cb, &g);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.authors[0], 4);
+    author(a, 7);
+    bv_store_add(st, s, t0 + 60000, 1, a); /* into the range: seen by the next read */
+    author(a, 0);
+    bv_store_add(st, s, t0 + 120000, 1, a); /* an author already counted */
+    bv_store_add(st, s, t0 + 3 * 60000, 1, a); /* outside the range: not counted */
+    memset(&g, 0, sizeof g);
+    bv_store_read(st, s, t0, 3, 3, read_cb, &g);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.authors[0], 5);
+    assert_int_equal(g.counts[1], 2);
+    /* five minutes on, the first bucket's slot is reused: the range has lost its authors */
+    author(a, 9);
+    bv_store_add(st, s, t0 + 5 * 60000, 1, a);
+    memset(&g, 0, sizeof g);
+    bv_store_read(st, s, t0, 3, 3, read_cb, &g);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(g.counts[0], 0);
+    assert_int_equal(g.authors[0], 4); /* 1, 7 (minute 1), 2, 0 (minute 2): author 5 is gone */
+    bv_store_free(st);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_and_authors),
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_claims_and_teardown),
+        cmocka_unit_test(test_window_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
