@@ -1,6 +1,7 @@
 /* config.c: the YAML config loader on libyaml's event parser; see config.h.
  * Events, not the document API: aliases stay visible (and are refused), no tree is built. */
 #include "core/config.h"
+#include "core/file.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/timeutil.h"
@@ -698,45 +699,20 @@ fail:
 int bv_config_load(const char *path, const bv_option *table, void *target, bv_diag *diag)
 {
     char *text = NULL, *dir = NULL;
-    int rc;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        bv_diag_set(diag, path, 0, 0, "cannot open: %s", strerror(errno));
-        rc = BV_EIO;
+    size_t len = 0;
+    int err = 0;
+    int rc = bv_file_read(path, BV_CONFIG_MAX_BYTES, &text, &len, &err);
+    if (rc == BV_EIO) {
+        bv_diag_set(diag, path, 0, 0, "cannot read: %s",
+                    err == EINVAL ? "not a regular file" : strerror(err));
         goto fail;
     }
-    size_t cap = 4096, len = 0;
-    text = malloc(cap);
-    if (text == NULL) {
-        rc = BV_ENOMEM;
+    if (rc == BV_ELIMIT) {
+        bv_diag_set(diag, path, 0, 0, "larger than %d bytes", BV_CONFIG_MAX_BYTES);
         goto fail;
     }
-    for (;;) {
-        size_t r = fread(text + len, 1, cap - len, f);
-        len += r;
-        if (len > BV_CONFIG_MAX_BYTES) {
-            bv_diag_set(diag, path, 0, 0, "larger than %d bytes", BV_CONFIG_MAX_BYTES);
-            rc = BV_ELIMIT;
-            goto fail;
-        }
-        if (r == 0 || len < cap) {
-            if (ferror(f)) {
-                bv_diag_set(diag, path, 0, 0, "cannot read: %s", strerror(errno));
-                rc = BV_EIO;
-                goto fail;
-            }
-            if (feof(f)) {
-                break;
-            }
-            continue;
-        }
-        cap *= 2;
-        char *p = realloc(text, cap);
-        if (p == NULL) {
-            rc = BV_ENOMEM;
-            goto fail;
-        }
-        text = p;
+    if (rc != BV_OK) {
+        goto fail;
     }
     const char *slash = strrchr(path, '/');
     if (slash != NULL) {
@@ -747,14 +723,10 @@ int bv_config_load(const char *path, const bv_option *table, void *target, bv_di
         }
     }
     rc = bv_config_load_buffer(path, text, len, dir, table, target, diag);
-    fclose(f);
     free(text);
     free(dir);
     return rc;
 fail:
-    if (f) {
-        fclose(f);
-    }
     free(text);
     free(dir);
     /* the target owns nothing after an error, as after a failed load_buffer */

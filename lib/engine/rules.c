@@ -3,6 +3,7 @@
 #include "engine/rules_int.h"
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/timeutil.h"
 #include "engine/text.h"
 
@@ -395,45 +396,6 @@ int bv_rules_load_buffer(bv_ruleset **out, const char *name, const char *yaml, s
     return BV_OK;
 }
 
-static int slurp(const char *path, char **out, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return BV_EIO;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        errno = EINVAL;
-        return BV_EIO;
-    }
-    if ((size_t)st.st_size > RULES_MAX_FILE_BYTES) {
-        close(fd);
-        return BV_ELIMIT;
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return BV_ENOMEM;
-    }
-    size_t n = 0;
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return BV_OK;
-}
-
 int bv_rules_load(bv_ruleset **out, const char *const *files, size_t nfiles, bv_diag *diag)
 {
     *out = NULL;
@@ -445,9 +407,11 @@ int bv_rules_load(bv_ruleset **out, const char *const *files, size_t nfiles, bv_
     for (size_t i = 0; i < nfiles && rc == BV_OK; i++) {
         char *buf = NULL;
         size_t len = 0;
-        rc = slurp(files[i], &buf, &len);
+        int err = 0;
+        rc = bv_file_read(files[i], RULES_MAX_FILE_BYTES, &buf, &len, &err);
         if (rc == BV_EIO) {
-            bv_diag_set(diag, files[i], 0, 0, "cannot read: %s", strerror(errno));
+            bv_diag_set(diag, files[i], 0, 0, "cannot read: %s",
+                        err == EINVAL ? "not a regular file" : strerror(err));
         } else if (rc == BV_ELIMIT) {
             bv_diag_set(diag, files[i], 0, 0, "rule file larger than %u bytes",
                         RULES_MAX_FILE_BYTES);

@@ -4,6 +4,7 @@
 #include "engine/rules_int.h"
 
 #include "core/err.h"
+#include "core/file.h"
 #include "core/timeutil.h"
 #include "engine/text.h"
 
@@ -292,48 +293,6 @@ static int atom_add_keyword(ld *l, ratom *a, const char *kw, size_t len, const c
     return BV_OK;
 }
 
-/* Reads a regular file of at most max bytes; caller frees *out (NUL-terminated). */
-static int read_file(const char *path, size_t max, char **out, size_t *outlen, int *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *err = errno;
-        return BV_EIO;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        *err = EINVAL;
-        close(fd);
-        return BV_EIO;
-    }
-    if ((size_t)st.st_size > max) {
-        close(fd);
-        *err = EFBIG;
-        return BV_ELIMIT;
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (buf == NULL) {
-        close(fd);
-        return BV_ENOMEM;
-    }
-    size_t n = 0;
-    while (n < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            break;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    *outlen = n;
-    return BV_OK;
-}
-
 /* {file: PATH}: one keyword per line, '#' starts a comment line, blank lines skipped; the path
  * is relative to the rule file's folder. */
 static int load_list_file(ld *l, ratom *a, const yaml_node_t *pathnode)
@@ -362,7 +321,7 @@ static int load_list_file(ld *l, ratom *a, const yaml_node_t *pathnode)
     char *data = NULL;
     size_t len = 0;
     int err = 0;
-    rc = read_file(path.p, RULES_MAX_LIST_BYTES, &data, &len, &err);
+    rc = bv_file_read(path.p, RULES_MAX_LIST_BYTES, &data, &len, &err);
     if (rc == BV_ENOMEM) {
         bv_buf_free(&path);
         return rc;
