@@ -215,10 +215,12 @@ int bv_alert_format_text(const bv_alert *a, bv_buf *b)
                           (unsigned long long)e->count, dur, e->ratio, e->baseline, e->factor);
             break;
         case BV_DET_GROWTH:
-            bv_buf_printf(b, " | %s growth %.2fx per %s (>= %.2fx), windows",
-                          e->by_authors ? "author" : "post", e->ratio, dur, e->factor);
+            bv_buf_printf(b, " | %s growth %.2fx per %s (>= %.2fx), %s per window",
+                          e->by_authors ? "author" : "post", e->ratio, dur, e->factor,
+                          e->by_authors ? "authors" : "posts");
             for (unsigned k = e->nwindows; k-- > 0;) {
-                bv_buf_printf(b, " %llu", (unsigned long long)e->windows[k]);
+                bv_buf_printf(b, "%s%llu", k + 1 == e->nwindows ? " " : " \xe2\x86\x92 ",
+                              (unsigned long long)e->windows[k]);
             }
             break;
         default:
@@ -226,8 +228,17 @@ int bv_alert_format_text(const bv_alert *a, bv_buf *b)
         }
     }
     if (a->state == BV_ALERT_FIRING && a->nsamples > 0) {
-        bv_buf_printf(b, " | %s: \"%.80s\"", bv_platform_name(a->samples[0].platform),
-                      a->samples[0].excerpt ? a->samples[0].excerpt : "");
+        /* the first 80 bytes of the excerpt, cut at a character boundary */
+        const char *ex = a->samples[0].excerpt ? a->samples[0].excerpt : "";
+        size_t n = strlen(ex);
+        if (n > 80) {
+            n = 80;
+            while (n > 0 && ((unsigned char)ex[n] & 0xC0) == 0x80) {
+                n--;
+            }
+        }
+        bv_buf_printf(b, " | %s: \"%.*s%s\"", bv_platform_name(a->samples[0].platform), (int)n,
+                      ex, ex[n] ? "\xe2\x80\xa6" : "");
     }
     bv_buf_printf(b, " [%s]", a->id);
     return b->p && b->len > start ? BV_OK : BV_ENOMEM;

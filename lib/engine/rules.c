@@ -790,9 +790,9 @@ void bv_rules_explain(const bv_ruleset *rs, FILE *out)
         nre += rs->atoms[i].kind == ATOM_REGEX && rs->atoms[i].nrules > 0;
     }
     fprintf(out,
-            "rule set: %zu rules, %u patterns in one Vectorscan block database (%zu keyword "
+            "rule set: %zu rule%s, %u patterns in one Vectorscan block database (%zu keyword "
             "patterns, %zu regexes in use, %zu of them run by pcre2 on every post)\n",
-            rs->nrules, rs->nhs, rs->npats, nre, rs->nalways_regex);
+            rs->nrules, rs->nrules == 1 ? "" : "s", rs->nhs, rs->npats, nre, rs->nalways_regex);
     fprintf(out, "text is normalised first: lower case, no diacritics, single spaces, a space at "
                  "both ends\n");
     char b1[32], b2[32], b3[32];

@@ -133,22 +133,20 @@ static int aset_add_tracked(aset *s, uint64_t k)
     }
     size_t cap_before = s->cap;
     int r = aset_add(s, k);
-    if (r == 1) {
-        if (s->cap != cap_before) {
-            /* it grew: every slot moved; rebuild the list */
-            size_t m = 0;
-            for (size_t i = 0; i < s->cap; i++) {
-                if (s->slots[i]) {
-                    s->used[m++] = (uint32_t)i;
-                }
+    if (s->cap != cap_before) {
+        /* it grew (before looking for k, so whether or not k was new): every slot moved */
+        size_t m = 0;
+        for (size_t i = 0; i < s->cap; i++) {
+            if (s->slots[i]) {
+                s->used[m++] = (uint32_t)i;
             }
-        } else {
-            size_t j = (size_t)(k * 0x9E3779B97F4A7C15ULL) & (s->cap - 1);
-            while (s->slots[j] != k) {
-                j = (j + 1) & (s->cap - 1);
-            }
-            s->used[s->n - 1] = (uint32_t)j;
         }
+    } else if (r == 1) {
+        size_t j = (size_t)(k * 0x9E3779B97F4A7C15ULL) & (s->cap - 1);
+        while (s->slots[j] != k) {
+            j = (j + 1) & (s->cap - 1);
+        }
+        s->used[s->n - 1] = (uint32_t)j;
     }
     return r;
 }

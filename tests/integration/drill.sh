@@ -43,6 +43,12 @@ project < "$T/a1.json" > "$T/p1"; project < "$T/a2.json" > "$T/p2"; project < "$
 check "viral call gives alerts" '[ -s "$T/p1" ]'
 check "same alerts in two runs at --speed max" 'cmp -s "$T/p1" "$T/p2"'
 check "same alerts at --speed 3600 as at --speed max" 'cmp -s "$T/p1" "$T/p3"'
+# pseudonyms change with the key, what is counted must not: the same alerts and the same evidence
+BLIKVELD_PSEUDONYM_KEY=another-key-entirely-0123 $BIN replay $R "$T/drill.ndjson" > "$T/k2.json"
+evidence() { $PY -c 'import json,sys
+for l in open(sys.argv[1]):
+    a=json.loads(l); print(a["id"], a["state"], a["at"], json.dumps(a["detectors"], sort_keys=True))' "$1"; }
+check "another pseudonym key: the same alerts and evidence" '[ "$(evidence "$T/a1.json")" = "$(evidence "$T/k2.json")" ]'
 
 # found after the onset and within two hours of it; one episode
 onset=$($PY -c 'import json;t=json.load(open("'"$T"'/truth.json"));print([s for s in t["scenarios"] if s["name"]=="viral"][0]["onset_ms"])' 2>/dev/null)

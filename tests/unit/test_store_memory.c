@@ -12,7 +12,7 @@ typedef struct got {
     int calls, err, claimed;
     uint64_t counts[16];
     size_t n;
-    uint64_t authors[8];
+    uint64_t authors[64];
     size_t ngroups;
     int64_t from;
 } got;
@@ -198,6 +198,77 @@ static void test_window_cache(void **state)
     event_base_free(base);
 }
 
+/* Distinct authors per group and per window against a brute-force count, on random data with
+ * many repeated authors (the scratch sets grow, are cleared and reused across groups and reads,
+ * and the window cache is exercised by reads of the same range between adds). */
+static uint64_t brute(uint64_t keys[][512], const int *nk, int from, int n)
+{
+    static uint64_t seen[8192];
+    int m = 0;
+    for (int b = from; b < from + n; b++) {
+        for (int j = 0; j < nk[b]; j++) {
+            int dup = 0;
+            for (int q = 0; q < m && !dup; q++) {
+                dup = seen[q] == keys[b][j];
+            }
+            if (!dup) {
+                seen[m++] = keys[b][j];
+            }
+        }
+    }
+    return (uint64_t)m;
+}
+
+static void test_authors_against_brute_force(void **state)
+{
+    (void)state;
+    static uint64_t keys[40][512];
+    int nk[40] = {0};
+    struct event_base *base = event_base_new();
+    bv_store *st = bv_store_memory_new(base);
+    uint32_t s;
+    assert_int_equal(bv_store_series(st, "b", 60000, 40 * 60000, 1, &s), 0);
+    uint64_t rng = 88172645463325252ULL;
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 600; i++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            int b = (int)(rng % 40);
+            uint64_t k = (rng >> 8) % 250 + 1; /* many repeats */
+            uint8_t a[BV_PSEUDO_LEN] = {0};
+            memcpy(a, &k, sizeof k);
+            bv_store_add(st, s, (int64_t)b * 60000 + 17, 1, a);
+            int dup = 0;
+            for (int j = 0; j < nk[b]; j++) {
+                dup |= keys[b][j] == k;
+            }
+            if (!dup) {
+                keys[b][nk[b]++] = k;
+            }
+        }
+        static const size_t groups[] = {1, 2, 5, 10, 20, 40};
+        for (size_t gi = 0; gi < sizeof groups / sizeof groups[0]; gi++) {
+            got g;
+            memset(&g, 0, sizeof g);
+            size_t n = groups[gi] == 40 ? 40 : groups[gi] * 4 > 40 ? 40 : groups[gi] * 4;
+            assert_int_equal(bv_store_read(st, s, 0, n, groups[gi], read_cb, &g), 0);
+            event_base_loop(base, EVLOOP_NONBLOCK);
+            assert_int_equal(g.ngroups, n / groups[gi]);
+            for (size_t k = 0; k < g.ngroups; k++) {
+                assert_int_equal(g.authors[k],
+                                 brute(keys, nk, (int)(k * groups[gi]), (int)groups[gi]));
+            }
+        }
+        /* the same window twice, with adds in between (the cache) */
+        got g;
+        memset(&g, 0, sizeof g);
+        bv_store_read(st, s, 10 * 60000, 15, 15, read_cb, &g);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        assert_int_equal(g.authors[0], brute(keys, nk, 10, 15));
+    }
+    bv_store_free(st);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_claims_and_teardown),
         cmocka_unit_test(test_window_cache),
+        cmocka_unit_test(test_authors_against_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
