@@ -148,6 +148,8 @@ $BIN replay --rules rules/project-x.yaml "$T/nonexistent" > /dev/null 2> "$T/err
 check "missing recording: exit 1 naming it" '[ $rc = 1 ] && grep -q nonexistent "$T/err.txt"'
 $BIN replay --speed fast --rules rules/project-x.yaml x > /dev/null 2>&1; rc=$?
 check "bad --speed: usage error (2)" '[ $rc = 2 ]'
+$BIN replay $R "$T/drill.ndjson" > /dev/full 2> "$T/full.err"; rc=$?
+check "alerts that cannot be written: exit 1 and an error" '[ $rc = 1 ] && grep -q "writing alert .* failed" "$T/full.err"'
 check "replay --help" '$BIN replay --help | grep -q -- "--speed"'
 for f in rules/*.yaml; do
     check "check $f" '$BIN check "$f" > /dev/null'
