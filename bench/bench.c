@@ -112,7 +112,8 @@ int main(int argc, char **argv)
         t0 = now_s();
         pid_t pid = fork();
         if (pid == 0) {
-            if (freopen("/dev/null", "w", stdout) == NULL || freopen("/dev/null", "w", stderr) == NULL) {
+            if (freopen("/dev/null", "w", stdout) == NULL ||
+                freopen("/dev/null", "w", stderr) == NULL) {
                 _exit(127);
             }
             execl(argv[3], argv[3], "replay", "--quiet", "--speed", "max", "--rules", argv[2], path,
@@ -201,8 +202,8 @@ int main(int argc, char **argv)
     }
     double t_ref = now_s() - t0;
 
-    printf("corpus: %zu lines, %zu posts, %.1f MB; rule set: %zu rules; matches: %zu\n", c.n,
-           posts, (double)c.len / 1e6, bv_rules_count(rs), matched);
+    printf("corpus: %zu lines, %zu posts, %.1f MB; rule set: %zu rules; matches: %zu\n", c.n, posts,
+           (double)c.len / 1e6, bv_rules_count(rs), matched);
     printf("\n| %-44s | %10s | %8s | %8s |\n", "stage (one core)", "posts/s", "MB/s", "seconds");
     printf("|%s|%s|%s|%s|\n", "----------------------------------------------", "------------",
            "----------", "----------");
@@ -216,13 +217,13 @@ int main(int argc, char **argv)
                (double)cbytes[1] / t_replay[1] / 1e6, t_replay[1]);
     }
     printf("\nratios (same run):\n");
-    printf("  one-pass scan vs pcre2-every-rule: %.1fx faster (target >= 10x)%s\n",
-           t_ref / t_match, h1 == h2 ? "" : "  ** HIT COUNTS DIFFER **");
+    printf("  one-pass scan vs pcre2-every-rule: %.1fx faster (target >= 10x)%s\n", t_ref / t_match,
+           h1 == h2 ? "" : "  ** HIT COUNTS DIFFER **");
     printf("  whole replay vs decoding alone:    %.2fx (target >= 0.6x)\n", t_decode / t_replay[0]);
     printf("peak RSS of the replay: %ld KiB", rss[0]);
     if (argc > 4) {
-        printf("; with the second corpus (%.1fx the bytes): %ld KiB", (double)cbytes[1] / (double)c.len,
-               rss[1]);
+        printf("; with the second corpus (%.1fx the bytes): %ld KiB",
+               (double)cbytes[1] / (double)c.len, rss[1]);
     }
     printf("\n");
     for (size_t i = 0; i < nk; i++) {

@@ -160,18 +160,54 @@ static void out_iso(out *o, int64_t ms)
  * plus the colloquial "Den Haag" and "Den Bosch" the register lacks), people, words, templates. */
 
 static const char *const PLACES_BIG[] = {
-    "Amsterdam", "Rotterdam", "Den Haag", "Utrecht", "Eindhoven", "Groningen",
-    "Tilburg",   "Almere",    "Breda",   "Nijmegen", "Haarlem",  "Arnhem",
+    "Amsterdam", "Rotterdam", "Den Haag", "Utrecht",  "Eindhoven", "Groningen",
+    "Tilburg",   "Almere",    "Breda",    "Nijmegen", "Haarlem",   "Arnhem",
 };
 static const char *const PLACES_SMALL[] = {
-    "Haren",      "Zwolle",     "Leeuwarden", "Assen",        "Emmen",     "Maastricht",
-    "Leiden",     "Delft",      "Enschede",   "Apeldoorn",    "Amersfoort", "Deventer",
-    "Zaandam",    "Hoorn",      "Alkmaar",    "Middelburg",   "Venlo",     "Heerlen",
-    "Helmond",    "Gouda",      "Dordrecht",  "Hilversum",    "Ede",       "Kampen",
-    "Sneek",      "Drachten",   "Hoogeveen",  "Meppel",       "Vlissingen", "Goes",
-    "Roosendaal", "Lelystad",   "Katwijk",    "Zuidlaren",    "Delfzijl",  "Veendam",
-    "Den Bosch",  "'s-Hertogenbosch", "Bergen op Zoom", "Aarle-Rixtel", "Exloërmond",
-    "Broeksterwâld", "Sint Odiliënberg", "Ohé en Laak",
+    "Haren",
+    "Zwolle",
+    "Leeuwarden",
+    "Assen",
+    "Emmen",
+    "Maastricht",
+    "Leiden",
+    "Delft",
+    "Enschede",
+    "Apeldoorn",
+    "Amersfoort",
+    "Deventer",
+    "Zaandam",
+    "Hoorn",
+    "Alkmaar",
+    "Middelburg",
+    "Venlo",
+    "Heerlen",
+    "Helmond",
+    "Gouda",
+    "Dordrecht",
+    "Hilversum",
+    "Ede",
+    "Kampen",
+    "Sneek",
+    "Drachten",
+    "Hoogeveen",
+    "Meppel",
+    "Vlissingen",
+    "Goes",
+    "Roosendaal",
+    "Lelystad",
+    "Katwijk",
+    "Zuidlaren",
+    "Delfzijl",
+    "Veendam",
+    "Den Bosch",
+    "'s-Hertogenbosch",
+    "Bergen op Zoom",
+    "Aarle-Rixtel",
+    "Exloërmond",
+    "Broeksterwâld",
+    "Sint Odiliënberg",
+    "Ohé en Laak",
 };
 
 typedef struct name {
@@ -180,64 +216,121 @@ typedef struct name {
 } name;
 
 static const name FIRST[] = {
-    {"Sanne", "sanne"},   {"Daan", "daan"},     {"Emma", "emma"},       {"Lars", "lars"},
-    {"Fleur", "fleur"},   {"Bram", "bram"},     {"Lotte", "lotte"},     {"Jesse", "jesse"},
-    {"Anouk", "anouk"},   {"Thijs", "thijs"},   {"Sophie", "sophie"},   {"Ruben", "ruben"},
-    {"Noor", "noor"},     {"Milan", "milan"},   {"Julia", "julia"},     {"Sem", "sem"},
-    {"Eva", "eva"},       {"Lucas", "lucas"},   {"Zoë", "zoe"},         {"Finn", "finn"},
-    {"Iris", "iris"},     {"Niels", "niels"},   {"Femke", "femke"},     {"Joris", "joris"},
-    {"Mila", "mila"},     {"Mohammed", "mo"},   {"Fatima", "fatima"},   {"Yusuf", "yusuf"},
-    {"Aylin", "aylin"},   {"Priya", "priya"},   {"Kevin", "kevin"},     {"Jeroen", "jeroen"},
-    {"Marieke", "marieke"}, {"Wouter", "wouter"}, {"Ilse", "ilse"},     {"Henk", "henk"},
-    {"Ingrid", "ingrid"}, {"Gert-Jan", "gertjan"}, {"Anaïs", "anais"},  {"Chloë", "chloe"},
-    {"Noël", "noel"},     {"Sven", "sven"},     {"Tess", "tess"},       {"Luuk", "luuk"},
-    {"Britt", "britt"},   {"Stijn", "stijn"},   {"Maud", "maud"},       {"Koen", "koen"},
-    {"Esmée", "esmee"},   {"Jochem", "jochem"}, {"Hanneke", "hanneke"}, {"Sietse", "sietse"},
+    {"Sanne", "sanne"},     {"Daan", "daan"},        {"Emma", "emma"},       {"Lars", "lars"},
+    {"Fleur", "fleur"},     {"Bram", "bram"},        {"Lotte", "lotte"},     {"Jesse", "jesse"},
+    {"Anouk", "anouk"},     {"Thijs", "thijs"},      {"Sophie", "sophie"},   {"Ruben", "ruben"},
+    {"Noor", "noor"},       {"Milan", "milan"},      {"Julia", "julia"},     {"Sem", "sem"},
+    {"Eva", "eva"},         {"Lucas", "lucas"},      {"Zoë", "zoe"},         {"Finn", "finn"},
+    {"Iris", "iris"},       {"Niels", "niels"},      {"Femke", "femke"},     {"Joris", "joris"},
+    {"Mila", "mila"},       {"Mohammed", "mo"},      {"Fatima", "fatima"},   {"Yusuf", "yusuf"},
+    {"Aylin", "aylin"},     {"Priya", "priya"},      {"Kevin", "kevin"},     {"Jeroen", "jeroen"},
+    {"Marieke", "marieke"}, {"Wouter", "wouter"},    {"Ilse", "ilse"},       {"Henk", "henk"},
+    {"Ingrid", "ingrid"},   {"Gert-Jan", "gertjan"}, {"Anaïs", "anais"},     {"Chloë", "chloe"},
+    {"Noël", "noel"},       {"Sven", "sven"},        {"Tess", "tess"},       {"Luuk", "luuk"},
+    {"Britt", "britt"},     {"Stijn", "stijn"},      {"Maud", "maud"},       {"Koen", "koen"},
+    {"Esmée", "esmee"},     {"Jochem", "jochem"},    {"Hanneke", "hanneke"}, {"Sietse", "sietse"},
 };
 
 static const name LAST[] = {
-    {"de Vries", "dv"},   {"Jansen", "jansen"},  {"de Jong", "dejong"},  {"Bakker", "bakker"},
-    {"Visser", "visser"}, {"Smit", "smit"},      {"Meijer", "meijer"},  {"van den Berg", "vdb"},
-    {"Mulder", "mulder"}, {"de Boer", "deboer"}, {"Bos", "bos"},        {"Vos", "vos"},
-    {"Peters", "peters"}, {"Hendriks", "hendriks"}, {"van Dijk", "vdijk"}, {"Dekker", "dekker"},
-    {"Brouwer", "brouwer"}, {"de Wit", "dewit"}, {"Dijkstra", "dijkstra"}, {"de Graaf", "degraaf"},
-    {"van der Meer", "vdmeer"}, {"Kok", "kok"}, {"Jacobs", "jacobs"},  {"Vermeulen", "vermeulen"},
-    {"Postma", "postma"}, {"El Amrani", "elamrani"}, {"Yılmaz", "yilmaz"}, {"Öztürk", "ozturk"},
-    {"Kramer", "kramer"}, {"Huisman", "huisman"}, {"Hoekstra", "hoekstra"}, {"Prins", "prins"},
+    {"de Vries", "dv"},
+    {"Jansen", "jansen"},
+    {"de Jong", "dejong"},
+    {"Bakker", "bakker"},
+    {"Visser", "visser"},
+    {"Smit", "smit"},
+    {"Meijer", "meijer"},
+    {"van den Berg", "vdb"},
+    {"Mulder", "mulder"},
+    {"de Boer", "deboer"},
+    {"Bos", "bos"},
+    {"Vos", "vos"},
+    {"Peters", "peters"},
+    {"Hendriks", "hendriks"},
+    {"van Dijk", "vdijk"},
+    {"Dekker", "dekker"},
+    {"Brouwer", "brouwer"},
+    {"de Wit", "dewit"},
+    {"Dijkstra", "dijkstra"},
+    {"de Graaf", "degraaf"},
+    {"van der Meer", "vdmeer"},
+    {"Kok", "kok"},
+    {"Jacobs", "jacobs"},
+    {"Vermeulen", "vermeulen"},
+    {"Postma", "postma"},
+    {"El Amrani", "elamrani"},
+    {"Yılmaz", "yilmaz"},
+    {"Öztürk", "ozturk"},
+    {"Kramer", "kramer"},
+    {"Huisman", "huisman"},
+    {"Hoekstra", "hoekstra"},
+    {"Prins", "prins"},
 };
 
 static const char *const MASTO_SERVERS[] = {
-    "mastodon.social", "mastodon.online", "mstdn.social", "toot.community", "mastodon.world",
-    "social.linux.pizza", "mastodon.frl",
+    "mastodon.social", "mastodon.online",    "mstdn.social", "toot.community",
+    "mastodon.world",  "social.linux.pizza", "mastodon.frl",
 };
 #define MASTO_HOME "mastodon.nl" /* the server whose public stream this pretends to be */
 
 static const char *const EMOJI[] = {
-    "😂", "😅", "🙃", "😍", "👍", "🙈", "☀️", "🌧️", "🚲", "☕", "🍻", "😎", "🤷‍♀️", "🤦‍♂️",
-    "👨‍👩‍👧", "❤️", "💪", "🙏", "😬", "🥲", "🇳🇱", "🏳️‍🌈", "🐈", "🌷",
+    "😂",
+    "😅",
+    "🙃",
+    "😍",
+    "👍",
+    "🙈",
+    "☀️",
+    "🌧️",
+    "🚲",
+    "☕",
+    "🍻",
+    "😎",
+    "🤷‍♀️",
+    "🤦‍♂️",
+    "👨‍👩‍👧",
+    "❤️",
+    "💪",
+    "🙏",
+    "😬",
+    "🥲",
+    "🇳🇱",
+    "🏳️‍🌈",
+    "🐈",
+    "🌷",
 };
 static const char *const PARTY_EMOJI[] = {"🎉", "🥳", "🍻", "🔥", "🕺", "💃", "🎶", "🎉🎉", "🔥🔥🔥"};
 static const char *const ORANJE_EMOJI[] = {"🧡", "🇳🇱🧡", "👑", "🎉", "🧡🧡", "🍊", "🎶"};
 static const char *const CLUBS[] = {
-    "Ajax", "Feyenoord", "PSV", "FC Groningen", "FC Twente", "AZ", "FC Utrecht", "Vitesse",
-    "sc Heerenveen", "NEC", "Go Ahead Eagles", "Sparta", "PEC Zwolle", "NAC",
+    "Ajax",    "Feyenoord",     "PSV", "FC Groningen",    "FC Twente", "AZ",         "FC Utrecht",
+    "Vitesse", "sc Heerenveen", "NEC", "Go Ahead Eagles", "Sparta",    "PEC Zwolle", "NAC",
 };
 static const char *const FOODS[] = {
-    "een frikandel speciaal", "patat oorlog", "kibbeling", "een kroket", "bitterballen",
-    "stamppot boerenkool", "een broodje haring", "poffertjes", "een gevulde koek",
-    "pannenkoeken met stroop", "een tosti ham-kaas", "oliebollen", "een döner", "sushi",
+    "een frikandel speciaal",
+    "patat oorlog",
+    "kibbeling",
+    "een kroket",
+    "bitterballen",
+    "stamppot boerenkool",
+    "een broodje haring",
+    "poffertjes",
+    "een gevulde koek",
+    "pannenkoeken met stroop",
+    "een tosti ham-kaas",
+    "oliebollen",
+    "een döner",
+    "sushi",
 };
-static const char *const ROADS[] = {"A28", "A7", "A2", "A4", "A12", "A10", "A13", "A1", "A9", "A15",
-                                    "A27", "A50"};
+static const char *const ROADS[] = {"A28", "A7", "A2", "A4",  "A12", "A10",
+                                    "A13", "A1", "A9", "A15", "A27", "A50"};
 static const char *const STATIONS[] = {
-    "Utrecht Centraal", "Amsterdam Centraal", "Groningen",       "Zwolle",
-    "Schiphol Airport", "Den Haag Centraal",  "Rotterdam Centraal", "Eindhoven Centraal",
-    "Amersfoort Centraal", "Arnhem Centraal", "Leiden Centraal",  "Haren",
+    "Utrecht Centraal",    "Amsterdam Centraal", "Groningen",          "Zwolle",
+    "Schiphol Airport",    "Den Haag Centraal",  "Rotterdam Centraal", "Eindhoven Centraal",
+    "Amersfoort Centraal", "Arnhem Centraal",    "Leiden Centraal",    "Haren",
 };
-static const char *const DAYS[] = {"vanavond", "zaterdag", "vrijdagavond", "morgenavond",
-                                   "zaterdagavond", "dit weekend"};
-static const char *const TIMES[] = {"20:00", "21.30", "9 uur", "22u", "half 10", "10 uur",
-                                    "21:00", "23.00", "8 uur"};
+static const char *const DAYS[] = {"vanavond",    "zaterdag",      "vrijdagavond",
+                                   "morgenavond", "zaterdagavond", "dit weekend"};
+static const char *const TIMES[] = {"20:00",  "21.30", "9 uur", "22u",  "half 10",
+                                    "10 uur", "21:00", "23.00", "8 uur"};
 static const char *const BIGS[] = {"3000", "10.000", "25k", "16.000", "30.000", "5k", "40k"};
 static const char *const SCORES[] = {"2-1", "0-0", "1-3", "4-0", "2-2", "1-0", "3-2"};
 
@@ -314,7 +407,8 @@ static const tmpl BACKGROUND[] = {
     {"nl", "Marktdag in {place}: kibbeling, kaas en een praatje 🐟"},
     {"nl", "Morgen om {time} tandarts 😬"},
     {"nl", "Hulp gezocht: wie kan zaterdag helpen verhuizen in {place}? Pizza & bier geregeld 🍕"},
-    {"nl", "Drukte bij de Action in {place}, iedereen wil zo'n ventilator\n\n#hittegolf #{tagplace}"},
+    {"nl",
+     "Drukte bij de Action in {place}, iedereen wil zo'n ventilator\n\n#hittegolf #{tagplace}"},
     {"nl", "{mention} haha ja precies, zo gaat het elke week in {place}"},
     {"nl", "{mention} dank je! We zien elkaar {day} 🙂"},
     /* English */
@@ -505,8 +599,8 @@ typedef struct gen {
 
     source src[SRC__COUNT];
     out o;
-    uint64_t seq;                   /* global sequence: low bits of ids */
-    uint64_t lines, posts;          /* totals */
+    uint64_t seq;                    /* global sequence: low bits of ids */
+    uint64_t lines, posts;           /* totals */
     uint64_t per_platform[P__COUNT]; /* posts per platform */
     uint64_t likes, follows, deletes;
     bsky_ref ring[RING];
@@ -536,11 +630,11 @@ static double daily_factor(int64_t t)
 
 static double rate_at(const gen *g, int s, int64_t t)
 {
-    int64_t at = s == SRC_VIRAL ? g->viral.at
+    int64_t at = s == SRC_VIRAL      ? g->viral.at
                  : s == SRC_FESTIVAL ? g->festival.at
-                 : s == SRC_SPAM ? g->spam.at
-                 : s == SRC_FILM ? g->film.at
-                 : g->start_ms;
+                 : s == SRC_SPAM     ? g->spam.at
+                 : s == SRC_FILM     ? g->film.at
+                                     : g->start_ms;
     double m = (double)(t - at) / MIN_MS; /* minutes since the scenario's onset */
     switch (s) {
     case SRC_BACKGROUND:
@@ -600,12 +694,12 @@ static void src_advance(gen *g, int s)
 
 typedef struct author {
     uint64_t h;
-    char username[24];     /* ASCII [a-z0-9_], at most 15 characters (X's limit) */
+    char username[24]; /* ASCII [a-z0-9_], at most 15 characters (X's limit) */
     char display[64];
-    char id[24];           /* Mastodon account id / X user id (decimal) */
-    char did[40];          /* Bluesky did:plc:... */
-    const char *server;    /* Mastodon server of the account */
-    int local;             /* Mastodon: on MASTO_HOME */
+    char id[24];        /* Mastodon account id / X user id (decimal) */
+    char did[40];       /* Bluesky did:plc:... */
+    const char *server; /* Mastodon server of the account */
+    int local;          /* Mastodon: on MASTO_HOME */
 } author;
 
 static const char B32[] = "abcdefghijklmnopqrstuvwxyz234567";
@@ -692,8 +786,9 @@ static void author_make(const gen *g, int platform, uint32_t idx, author *a)
     }
     a->did[32] = '\0';
     a->local = (h >> 28) % 2 == 0;
-    a->server = a->local ? MASTO_HOME : MASTO_SERVERS[(h >> 32) % (sizeof(MASTO_SERVERS) /
-                                                                    sizeof(MASTO_SERVERS[0]))];
+    a->server = a->local
+                    ? MASTO_HOME
+                    : MASTO_SERVERS[(h >> 32) % (sizeof(MASTO_SERVERS) / sizeof(MASTO_SERVERS[0]))];
 }
 
 /* Bluesky handles allow no underscore. */
@@ -709,7 +804,6 @@ static void bsky_handle(const author *a, char *handle, size_t cap)
 /* ---------------------------------------------------------------------------------------------
  * Text: a template rendered to plain UTF-8 with the byte spans of its hashtags and mentions,
  * from which each platform's JSON is made (Mastodon HTML, Bluesky facets, X plain text). */
-
 
 typedef struct render_ctx {
     const gen *g;
@@ -785,8 +879,8 @@ static void add_mention(const render_ctx *rc, text *t, rng *r)
 
 static int is_tag_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == 0xc3 || (c >= 0x80 && c <= 0xbf);
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == 0xc3 || (c >= 0x80 && c <= 0xbf);
 }
 
 /* Finds "#word" hashtags (after a space, a newline or at the start) and records their spans. */
@@ -1161,8 +1255,8 @@ static void write_mastodon(gen *g, rng *r, uint32_t who, const text *t, int64_t 
     masto_html(g, t);
     out_s(o, "\",\"reblog\":null,");
     if (a.local) {
-        static const char *const apps[] = {"Web", "Web", "Mastodon for Android",
-                                           "Mastodon for iOS", "Ivory", "Tusky"};
+        static const char *const apps[] = {
+            "Web", "Web", "Mastodon for Android", "Mastodon for iOS", "Ivory", "Tusky"};
         out_s(o, "\"application\":{\"name\":\"");
         out_s(o, PICK(r, apps));
         out_s(o, "\",\"website\":null},");
@@ -1428,8 +1522,8 @@ static void out_x_text(out *o, const text *t)
     out_json(o, t->s + run, t->len - run);
 }
 
-static void write_x(gen *g, rng *r, uint32_t who, const text *t, int64_t created,
-                    int64_t received, int partyish)
+static void write_x(gen *g, rng *r, uint32_t who, const text *t, int64_t created, int64_t received,
+                    int partyish)
 {
     out *o = &g->o;
     author a;
@@ -1673,8 +1767,9 @@ static int write_truth(const gen *g, FILE *f)
     truth_iso(f, "start", g->start_ms);
     fputc(',', f);
     truth_iso(f, "end", g->end_ms);
-    fprintf(f, ",\"hours\":%g,\n  \"rate_per_min_at_peak\":%g,\"authors\":%u,"
-               "\"mix\":{\"mastodon\":%u,\"bluesky\":%u,\"x\":%u},\"envelope\":%s,\"jitter_s\":%g,\n",
+    fprintf(f,
+            ",\"hours\":%g,\n  \"rate_per_min_at_peak\":%g,\"authors\":%u,"
+            "\"mix\":{\"mastodon\":%u,\"bluesky\":%u,\"x\":%u},\"envelope\":%s,\"jitter_s\":%g,\n",
             g->hours, g->rate, g->authors, g->mix[0], g->mix[1], g->mix[2],
             g->envelope ? "true" : "false", g->jitter_s);
     fprintf(f, "  \"scenarios\":[");
@@ -1686,37 +1781,42 @@ static int write_truth(const gen *g, FILE *f)
             cap_at += (int64_t)(g->viral.doubling_min * MIN_MS *
                                 log2(g->viral.max_rate / g->viral.start_rate));
         }
-        fprintf(f, ",\"place\":\"%s\",\"doubling_minutes\":%g,\"doubling_ms\":%lld,"
-                   "\"start_rate_per_min\":%g,\"max_rate_per_min\":%g,\"capped_at\":\"%s\","
-                   "\"expect\":\"alert\",\"why\":\"a party call that spreads: many distinct "
-                   "authors, doubling\"}",
+        fprintf(f,
+                ",\"place\":\"%s\",\"doubling_minutes\":%g,\"doubling_ms\":%lld,"
+                "\"start_rate_per_min\":%g,\"max_rate_per_min\":%g,\"capped_at\":\"%s\","
+                "\"expect\":\"alert\",\"why\":\"a party call that spreads: many distinct "
+                "authors, doubling\"}",
                 g->viral.place, g->viral.doubling_min, (long long)(g->viral.doubling_min * MIN_MS),
                 g->viral.start_rate, g->viral.max_rate, bv_time_format_iso8601(cap_at, iso));
     }
     if (g->src[SRC_FESTIVAL].on) {
         truth_scenario_head(f, g, SRC_FESTIVAL, &first);
-        fprintf(f, ",\"peak_rate_per_min\":%g,\"expect\":\"no party-call alert\","
-                   "\"why\":\"busy and peaceful: no party-call words, no doubling after the "
-                   "first hour\"}",
+        fprintf(f,
+                ",\"peak_rate_per_min\":%g,\"expect\":\"no party-call alert\","
+                "\"why\":\"busy and peaceful: no party-call words, no doubling after the "
+                "first hour\"}",
                 g->festival.peak);
     }
     if (g->src[SRC_SPAM].on) {
         truth_scenario_head(f, g, SRC_SPAM, &first);
-        fprintf(f, ",\"platform\":\"%s\",\"place\":\"%s\",\"rate_per_min\":%g,"
-                   "\"expect\":\"no alert on distinct authors\",\"why\":\"one account "
-                   "repeating the same text\"}",
+        fprintf(f,
+                ",\"platform\":\"%s\",\"place\":\"%s\",\"rate_per_min\":%g,"
+                "\"expect\":\"no alert on distinct authors\",\"why\":\"one account "
+                "repeating the same text\"}",
                 PLATFORM_NAMES[g->spam.platform], g->spam.place, g->spam.rate);
     }
     if (g->src[SRC_FILM].on) {
         truth_scenario_head(f, g, SRC_FILM, &first);
-        fprintf(f, ",\"broadcast\":\"%s\",\"peak_rate_per_min\":%g,\"expect\":\"no alert\","
-                   "\"why\":\"people watching the film Project X on TV\"}",
+        fprintf(f,
+                ",\"broadcast\":\"%s\",\"peak_rate_per_min\":%g,\"expect\":\"no alert\","
+                "\"why\":\"people watching the film Project X on TV\"}",
                 bv_time_format_iso8601(g->film.at, iso), g->film.peak);
     }
-    fprintf(f, "%s],\n  \"background\":{\"posts\":%llu},\n"
-               "  \"bluesky_other\":{\"likes\":%llu,\"follows\":%llu,\"deletes\":%llu},\n"
-               "  \"posts_per_platform\":{\"mastodon\":%llu,\"bluesky\":%llu,\"x\":%llu},\n"
-               "  \"posts\":%llu,\"lines\":%llu\n}\n",
+    fprintf(f,
+            "%s],\n  \"background\":{\"posts\":%llu},\n"
+            "  \"bluesky_other\":{\"likes\":%llu,\"follows\":%llu,\"deletes\":%llu},\n"
+            "  \"posts_per_platform\":{\"mastodon\":%llu,\"bluesky\":%llu,\"x\":%llu},\n"
+            "  \"posts\":%llu,\"lines\":%llu\n}\n",
             first ? "" : "\n  ", (unsigned long long)g->src[SRC_BACKGROUND].posts,
             (unsigned long long)g->likes, (unsigned long long)g->follows,
             (unsigned long long)g->deletes, (unsigned long long)g->per_platform[0],
@@ -1734,8 +1834,9 @@ static void print_counts(const gen *g, FILE *f)
                     s == SRC_BACKGROUND ? 0u : g->src[s].joined);
         }
     }
-    fprintf(f, "%-12s %10llu likes %llu follows %llu deletes\n", "bluesky", (unsigned long long)g->likes,
-            (unsigned long long)g->follows, (unsigned long long)g->deletes);
+    fprintf(f, "%-12s %10llu likes %llu follows %llu deletes\n", "bluesky",
+            (unsigned long long)g->likes, (unsigned long long)g->follows,
+            (unsigned long long)g->deletes);
     fprintf(f, "%-12s %10llu mastodon %llu bluesky %llu x\n", "platforms",
             (unsigned long long)g->per_platform[0], (unsigned long long)g->per_platform[1],
             (unsigned long long)g->per_platform[2]);
@@ -1750,8 +1851,10 @@ static void usage(FILE *f)
 {
     fputs(
         "usage: gen [options] > drill.ndjson\n"
-        "Writes a deterministic stream of synthetic public posts as NDJSON, one per line, in event\n"
-        "time order: Mastodon Status entities, Bluesky Jetstream commit events (posts, plus likes,\n"
+        "Writes a deterministic stream of synthetic public posts as NDJSON, one per line, in "
+        "event\n"
+        "time order: Mastodon Status entities, Bluesky Jetstream commit events (posts, plus "
+        "likes,\n"
         "follows and a few deletes) and X API v2 filtered-stream messages.\n"
         "\n"
         "  -o, --output FILE       write to FILE instead of stdout\n"
@@ -1763,7 +1866,8 @@ static void usage(FILE *f)
         "      --authors N         background authors, Zipf-like activity (default 5000)\n"
         "      --mix M,B,X         percent Mastodon, Bluesky, X (default 40,30,30)\n"
         "      --envelope          wrap lines in blikveld's recording envelope\n"
-        "                          {\"v\":1,\"platform\":...,\"received_at\":...,\"kind\":...,\"payload\":...}\n"
+        "                          "
+        "{\"v\":1,\"platform\":...,\"received_at\":...,\"kind\":...,\"payload\":...}\n"
         "      --jitter S          created_at up to S seconds before the line's place (default 0)\n"
         "      --truth FILE        write the scenarios, onsets and counts as JSON to FILE\n"
         "      --count-only        write no posts; print the counts\n"
@@ -1796,12 +1900,37 @@ static void usage(FILE *f)
 }
 
 enum {
-    O_SEED = 256, O_START, O_HOURS, O_RATE, O_AUTHORS, O_MIX, O_ENVELOPE, O_JITTER, O_TRUTH,
-    O_COUNT, O_HELP,
-    O_VIRAL, O_VIRAL_AT, O_VIRAL_DOUBLING, O_VIRAL_START, O_VIRAL_MAX, O_VIRAL_HOURS, O_VIRAL_PLACE,
-    O_FEST, O_FEST_AT, O_FEST_HOURS, O_FEST_PEAK,
-    O_SPAM, O_SPAM_AT, O_SPAM_RATE, O_SPAM_HOURS, O_SPAM_PLATFORM, O_SPAM_PLACE,
-    O_FILM, O_FILM_AT, O_FILM_RATE,
+    O_SEED = 256,
+    O_START,
+    O_HOURS,
+    O_RATE,
+    O_AUTHORS,
+    O_MIX,
+    O_ENVELOPE,
+    O_JITTER,
+    O_TRUTH,
+    O_COUNT,
+    O_HELP,
+    O_VIRAL,
+    O_VIRAL_AT,
+    O_VIRAL_DOUBLING,
+    O_VIRAL_START,
+    O_VIRAL_MAX,
+    O_VIRAL_HOURS,
+    O_VIRAL_PLACE,
+    O_FEST,
+    O_FEST_AT,
+    O_FEST_HOURS,
+    O_FEST_PEAK,
+    O_SPAM,
+    O_SPAM_AT,
+    O_SPAM_RATE,
+    O_SPAM_HOURS,
+    O_SPAM_PLATFORM,
+    O_SPAM_PLACE,
+    O_FILM,
+    O_FILM_AT,
+    O_FILM_RATE,
 };
 
 static int parse_double(const char *s, double lo, double hi, double *out_v)

@@ -39,8 +39,8 @@ static const bv_option conf_table[] = {
               "rule files, one rule set (relative to the config file)"),
     BV_OPTION("state_dir", BV_OPT_PATH, replay_conf, state_dir, NULL,
               "cursors, offsets, pseudonym key (default $XDG_STATE_HOME/blikveld)"),
-    BV_OPTION_RANGE("lateness", BV_OPT_DURATION, replay_conf, lateness_ms, "2m", 0,
-                    86400000, "how late a post may arrive and still count in its window"),
+    BV_OPTION_RANGE("lateness", BV_OPT_DURATION, replay_conf, lateness_ms, "2m", 0, 86400000,
+                    "how late a post may arrive and still count in its window"),
     BV_OPTION_IGNORE("sources", "live sources: read by `blikveld run`"),
     BV_OPTION_IGNORE("record", "recording of live posts: read by `blikveld run`"),
     BV_OPTION_END,
@@ -274,7 +274,8 @@ int bv_cmd_replay(int argc, char **argv)
             errno = 0;
             speed = strtod(optarg, &end);
             if (errno || end == optarg || *end || !(speed > 0) || !isfinite(speed)) {
-                fprintf(stderr, "blikveld replay: --speed takes a positive number or 'max', not '%s'\n",
+                fprintf(stderr,
+                        "blikveld replay: --speed takes a positive number or 'max', not '%s'\n",
                         optarg);
                 goto usage_error;
             }
@@ -305,7 +306,8 @@ int bv_cmd_replay(int argc, char **argv)
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || v < 64 || v > (1ull << 30)) {
-                fprintf(stderr, "blikveld replay: --max-line takes 64..1073741824 bytes, not '%s'\n",
+                fprintf(stderr,
+                        "blikveld replay: --max-line takes 64..1073741824 bytes, not '%s'\n",
                         optarg);
                 goto usage_error;
             }
@@ -355,8 +357,9 @@ int bv_cmd_replay(int argc, char **argv)
         free(event_name);
         event_name = name_from_path(rules[0]);
     }
-    sd = state_dir ? strdup(state_dir) : conf.state_dir ? strdup(conf.state_dir)
-                                                        : default_state_dir();
+    sd = state_dir        ? strdup(state_dir)
+         : conf.state_dir ? strdup(conf.state_dir)
+                          : default_state_dir();
     if (event_name == NULL || sd == NULL) {
         goto out;
     }

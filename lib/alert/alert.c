@@ -102,9 +102,8 @@ static void json_double(bv_buf *b, const char *k, double v)
 static void format_eval(bv_buf *b, const bv_det_eval *e)
 {
     char dur[32];
-    bv_buf_printf(b, "{\"type\":\"%s\",\"window\":\"%s\",\"count\":%llu",
-                  bv_det_type_name(e->type), bv_duration_format(e->window_ms, dur),
-                  (unsigned long long)e->count);
+    bv_buf_printf(b, "{\"type\":\"%s\",\"window\":\"%s\",\"count\":%llu", bv_det_type_name(e->type),
+                  bv_duration_format(e->window_ms, dur), (unsigned long long)e->count);
     switch (e->type) {
     case BV_DET_THRESHOLD:
         bv_buf_printf(b, ",\"threshold\":%llu", (unsigned long long)e->threshold);
@@ -237,8 +236,8 @@ int bv_alert_format_text(const bv_alert *a, bv_buf *b)
                 n--;
             }
         }
-        bv_buf_printf(b, " | %s: \"%.*s%s\"", bv_platform_name(a->samples[0].platform), (int)n,
-                      ex, ex[n] ? "\xe2\x80\xa6" : "");
+        bv_buf_printf(b, " | %s: \"%.*s%s\"", bv_platform_name(a->samples[0].platform), (int)n, ex,
+                      ex[n] ? "\xe2\x80\xa6" : "");
     }
     bv_buf_printf(b, " [%s]", a->id);
     return b->p && b->len > start ? BV_OK : BV_ENOMEM;

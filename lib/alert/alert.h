@@ -14,16 +14,16 @@
 typedef enum bv_alert_state { BV_ALERT_FIRING = 0, BV_ALERT_RESOLVED } bv_alert_state;
 
 typedef struct bv_alert {
-    char id[33];            /* hex; see bv_alert_make_id */
+    char id[33]; /* hex; see bv_alert_make_id */
     bv_alert_state state;
-    char *event;            /* owned */
+    char *event; /* owned */
     int drill;
-    const bv_rule *rule;    /* borrowed from the ruleset, which outlives alerts */
-    int64_t at_ms;          /* event time of the transition */
-    int64_t since_ms;       /* resolved: when the episode fired */
-    bv_det_eval *evals;     /* owned copy */
+    const bv_rule *rule; /* borrowed from the ruleset, which outlives alerts */
+    int64_t at_ms;       /* event time of the transition */
+    int64_t since_ms;    /* resolved: when the episode fired */
+    bv_det_eval *evals;  /* owned copy */
     size_t nevals;
-    bv_sample *samples;     /* owned copies */
+    bv_sample *samples; /* owned copies */
     size_t nsamples;
 } bv_alert;
 

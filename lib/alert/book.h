@@ -1,9 +1,9 @@
 /* book.h: the alert book owns each rule's episode: signals from the pipeline become a `firing`
  * alert (once per episode, claimed in the store so that one process of many sends it), then a
  * `resolved` one when, on a final bucket, none of its detectors holds any more (a rule that
- * fires when all its detectors hold stays firing while any of them does). A new episode fires no sooner than
- * the rule's cooldown after the previous one fired. Alert ids are derived from namespace, rule
- * and the bucket where the episode began.
+ * fires when all its detectors hold stays firing while any of them does). A new episode fires no
+ * sooner than the rule's cooldown after the previous one fired. Alert ids are derived from
+ * namespace, rule and the bucket where the episode began.
  *
  * Ownership: the book borrows ruleset, store and pipeline; alerts passed to the emit callback are
  * borrowed for the call. */

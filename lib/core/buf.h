@@ -3,8 +3,8 @@
 #ifndef BV_CORE_BUF_H
 #define BV_CORE_BUF_H
 
-#include <stddef.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 typedef struct bv_buf {
     char *p;    /* owned; NULL until first append */
@@ -12,9 +12,12 @@ typedef struct bv_buf {
     size_t cap; /* bytes allocated */
 } bv_buf;
 
-#define BV_BUF_INIT {NULL, 0, 0}
+#define BV_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
-int bv_buf_reserve(bv_buf *b, size_t extra);            /* room for len+extra+1 */
+int bv_buf_reserve(bv_buf *b, size_t extra); /* room for len+extra+1 */
 int bv_buf_append(bv_buf *b, const void *data, size_t n);
 int bv_buf_putc(bv_buf *b, char c);
 int bv_buf_puts(bv_buf *b, const char *s);
@@ -22,9 +25,9 @@ int bv_buf_printf(bv_buf *b, const char *fmt, ...) __attribute__((format(printf,
 int bv_buf_vprintf(bv_buf *b, const char *fmt, va_list ap);
 /* Appends s as the inside of a JSON string (escapes ", \, control chars; UTF-8 kept). */
 int bv_buf_json_str(bv_buf *b, const char *s, size_t n);
-void bv_buf_reset(bv_buf *b);                            /* len = 0, keeps memory */
-void bv_buf_consume(bv_buf *b, size_t n);               /* drops the first n bytes */
-char *bv_buf_steal(bv_buf *b);                           /* caller frees; b is emptied */
+void bv_buf_reset(bv_buf *b);             /* len = 0, keeps memory */
+void bv_buf_consume(bv_buf *b, size_t n); /* drops the first n bytes */
+char *bv_buf_steal(bv_buf *b);            /* caller frees; b is emptied */
 void bv_buf_free(bv_buf *b);
 
 #endif

@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 typedef struct bv_clock {
-    int64_t (*now_ms)(void *arg); /* wall clock, ms since the Unix epoch (UTC) */
+    int64_t (*now_ms)(void *arg);  /* wall clock, ms since the Unix epoch (UTC) */
     int64_t (*mono_ms)(void *arg); /* monotonic ms, for rates and timeouts */
     void *arg;
 } bv_clock;
@@ -22,7 +22,13 @@ typedef struct bv_fake_clock {
 void bv_fake_clock_init(bv_fake_clock *fc, int64_t start_ms);
 void bv_fake_clock_advance(bv_fake_clock *fc, int64_t ms);
 
-static inline int64_t bv_now_ms(const bv_clock *c) { return c->now_ms(c->arg); }
-static inline int64_t bv_mono_ms(const bv_clock *c) { return c->mono_ms(c->arg); }
+static inline int64_t bv_now_ms(const bv_clock *c)
+{
+    return c->now_ms(c->arg);
+}
+static inline int64_t bv_mono_ms(const bv_clock *c)
+{
+    return c->mono_ms(c->arg);
+}
 
 #endif

@@ -1,9 +1,9 @@
 /* config.c: the YAML config loader on libyaml's event parser; see config.h.
  * Events, not the document API: aliases stay visible (and are refused), no tree is built. */
 #include "core/config.h"
-#include "core/file.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/timeutil.h"
 
 #include <errno.h>

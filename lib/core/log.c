@@ -24,7 +24,10 @@ void bv_log(int level, const char *who, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "blikveld: %s: %s%s", names[level < 0 ? 0 : level > 3 ? 3 : level],
+    fprintf(stderr, "blikveld: %s: %s%s",
+            names[level < 0   ? 0
+                  : level > 3 ? 3
+                              : level],
             who ? who : "", who ? ": " : "");
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);

@@ -1,6 +1,7 @@
 /* timeutil.c: timestamp parsing and printing; see timeutil.h.
  * Written by hand rather than with strptime/timegm/localtime: those are locale- and TZ-dependent,
- * need NUL-terminated input and a process-wide TZ setting; these are pure functions of their input. */
+ * need NUL-terminated input and a process-wide TZ setting; these are pure functions of their input.
+ */
 #include "core/timeutil.h"
 #include "core/err.h"
 
@@ -59,10 +60,10 @@ static int days_in_month(int y, int m)
 int bv_time_parse_iso8601(const char *s, size_t len, int64_t *ms)
 {
     int Y, M, D, h, mi, se;
-    if (digits(s, len, 0, 4, &Y) || len < 5 || s[4] != '-' || digits(s, len, 5, 2, &M) ||
-        len < 8 || s[7] != '-' || digits(s, len, 8, 2, &D) || len < 11 ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s, len, 11, 2, &h) ||
-        len < 14 || s[13] != ':' || digits(s, len, 14, 2, &mi) || len < 17 || s[16] != ':' ||
+    if (digits(s, len, 0, 4, &Y) || len < 5 || s[4] != '-' || digits(s, len, 5, 2, &M) || len < 8 ||
+        s[7] != '-' || digits(s, len, 8, 2, &D) || len < 11 ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || digits(s, len, 11, 2, &h) || len < 14 ||
+        s[13] != ':' || digits(s, len, 14, 2, &mi) || len < 17 || s[16] != ':' ||
         digits(s, len, 17, 2, &se)) {
         return BV_EINVAL;
     }
@@ -125,8 +126,8 @@ int bv_time_parse_twitter(const char *s, size_t len, int64_t *ms)
 {
     /* "Tue Jul 18 23:25:04 +0000 2017" */
     static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-    if (len != 30 || s[3] != ' ' || s[7] != ' ' || s[10] != ' ' || s[13] != ':' ||
-        s[16] != ':' || s[19] != ' ' || s[25] != ' ') {
+    if (len != 30 || s[3] != ' ' || s[7] != ' ' || s[10] != ' ' || s[13] != ':' || s[16] != ':' ||
+        s[19] != ' ' || s[25] != ' ') {
         return BV_EINVAL;
     }
     int M = 0;
@@ -136,10 +137,9 @@ int bv_time_parse_twitter(const char *s, size_t len, int64_t *ms)
         }
     }
     int D, h, mi, se, oh, om, Y;
-    if (!M || digits(s, len, 8, 2, &D) || digits(s, len, 11, 2, &h) ||
-        digits(s, len, 14, 2, &mi) || digits(s, len, 17, 2, &se) ||
-        (s[20] != '+' && s[20] != '-') || digits(s, len, 21, 2, &oh) ||
-        digits(s, len, 23, 2, &om) || digits(s, len, 26, 4, &Y)) {
+    if (!M || digits(s, len, 8, 2, &D) || digits(s, len, 11, 2, &h) || digits(s, len, 14, 2, &mi) ||
+        digits(s, len, 17, 2, &se) || (s[20] != '+' && s[20] != '-') ||
+        digits(s, len, 21, 2, &oh) || digits(s, len, 23, 2, &om) || digits(s, len, 26, 4, &Y)) {
         return BV_EINVAL;
     }
     if (D < 1 || D > days_in_month(Y, M) || h > 23 || mi > 59 || se > 60) {

@@ -76,8 +76,8 @@ void bv_det_evaluate(const bv_detector_spec *d, const uint64_t *counts, const ui
         out->factor = d->factor;
         out->threshold = d->min_count;
         out->warm = warm;
-        out->holds = warm && out->count >= d->min_count && eff > 0 &&
-                     (double)out->count >= d->factor * eff;
+        out->holds =
+            warm && out->count >= d->min_count && eff > 0 && (double)out->count >= d->factor * eff;
         break;
     }
     case BV_DET_GROWTH: {

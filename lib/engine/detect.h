@@ -14,17 +14,17 @@
 typedef struct bv_det_eval {
     bv_det_type type;
     int holds;
-    int warm;            /* spike: a full baseline period had been observed */
+    int warm; /* spike: a full baseline period had been observed */
     int64_t window_ms;
-    uint64_t count;      /* the current window's count */
-    uint64_t threshold;  /* threshold, unique_authors: N; spike, growth: min_count */
-    uint64_t authors;    /* distinct authors in the current window (when read) */
-    double baseline;     /* spike: mean count per window over the baseline period */
-    double ratio;        /* spike: count / max(baseline, min_baseline);
-                            growth: the mean window-to-window ratio over the periods */
-    double factor;       /* spike: k; growth: 2^(window/doubling), the mean ratio needed */
-    int by_authors;      /* growth: windows count distinct authors, not posts */
-    unsigned nwindows;   /* growth: counts of consecutive windows, newest first */
+    uint64_t count;     /* the current window's count */
+    uint64_t threshold; /* threshold, unique_authors: N; spike, growth: min_count */
+    uint64_t authors;   /* distinct authors in the current window (when read) */
+    double baseline;    /* spike: mean count per window over the baseline period */
+    double ratio;       /* spike: count / max(baseline, min_baseline);
+                           growth: the mean window-to-window ratio over the periods */
+    double factor;      /* spike: k; growth: 2^(window/doubling), the mean ratio needed */
+    int by_authors;     /* growth: windows count distinct authors, not posts */
+    unsigned nwindows;  /* growth: counts of consecutive windows, newest first */
     uint64_t windows[BV_DET_MAX_PERIODS + 1];
 } bv_det_eval;
 

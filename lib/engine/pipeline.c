@@ -26,7 +26,7 @@ struct job {
     uint32_t rule;
     int final;
     int busy;
-    int64_t at_ms;  /* live: post time; final: boundary - 1 */
+    int64_t at_ms; /* live: post time; final: boundary - 1 */
     int64_t boundary;
     size_t pending;
     int err;
@@ -37,15 +37,15 @@ struct job {
 };
 
 typedef struct rule_state {
-    uint32_t *series;    /* per detector */
-    int64_t min_bucket;  /* the smallest bucket of its detectors */
+    uint32_t *series;   /* per detector */
+    int64_t min_bucket; /* the smallest bucket of its detectors */
     int firing;
-    int64_t next_final;  /* the next boundary to evaluate while firing */
-    job jobs[2];         /* [0] live, [1] final */
+    int64_t next_final; /* the next boundary to evaluate while firing */
+    job jobs[2];        /* [0] live, [1] final */
     bv_sample ring[RING];
     char *ring_mem[RING]; /* one block per sample: id, url and text; reused */
     size_t ring_cap[RING];
-    int ring_cut[RING];   /* the text was longer than what the block keeps */
+    int ring_cut[RING]; /* the text was longer than what the block keeps */
     size_t ring_head, ring_n;
 } rule_state;
 
@@ -69,7 +69,7 @@ struct bv_pipeline {
     uint32_t *firing;   /* their indices, nfiring of them */
     bv_done_cb *done;
     void *donearg;
-    bv_det_eval *evals;  /* scratch, max detectors per rule */
+    bv_det_eval *evals; /* scratch, max detectors per rule */
     size_t maxdet;
 };
 
@@ -355,7 +355,8 @@ static int start_job(bv_pipeline *pl, uint32_t rule, int final, int64_t at_ms, i
         size_t span = bv_det_span(ds);
         int64_t cur = floor_to(at_ms, ds->bucket_ms);
         int64_t from = cur - (int64_t)(span - 1) * ds->bucket_ms;
-        j->warm[d] = pl->st.first_ms != INT64_MIN && floor_to(pl->st.first_ms, ds->bucket_ms) <= from;
+        j->warm[d] =
+            pl->st.first_ms != INT64_MIN && floor_to(pl->st.first_ms, ds->bucket_ms) <= from;
         int rc = bv_store_read(pl->store, pl->rules[rule].series[d], from, span,
                                bv_det_author_group(ds), on_read, &j->reads[d]);
         if (rc != 0) {

@@ -36,13 +36,13 @@ typedef struct bv_sample {
 } bv_sample;
 
 typedef struct bv_signal {
-    uint32_t rule;          /* index in the ruleset */
+    uint32_t rule; /* index in the ruleset */
     const bv_rule *spec;
-    int holds;              /* the detectors, combined by the rule's `require` */
-    int any_holds;          /* at least one detector holds (a firing rule stays firing) */
-    int final;              /* evaluated on final buckets (can resolve); else on a post */
-    int64_t at_ms;          /* live: the post's event time; final: the bucket boundary */
-    int64_t episode_ms;     /* start of the smallest bucket holding at_ms */
+    int holds;          /* the detectors, combined by the rule's `require` */
+    int any_holds;      /* at least one detector holds (a firing rule stays firing) */
+    int final;          /* evaluated on final buckets (can resolve); else on a post */
+    int64_t at_ms;      /* live: the post's event time; final: the bucket boundary */
+    int64_t episode_ms; /* start of the smallest bucket holding at_ms */
     const bv_det_eval *evals;
     size_t nevals;
     const bv_sample *const *samples; /* up to BV_SAMPLES_MAX, distinct authors, newest first;
@@ -59,11 +59,11 @@ typedef struct bv_pipeline_opts {
 } bv_pipeline_opts;
 
 typedef struct bv_pipeline_stats {
-    uint64_t posts[BV_PLATFORM__COUNT];   /* posts (creations) by platform */
+    uint64_t posts[BV_PLATFORM__COUNT]; /* posts (creations) by platform */
     uint64_t deletes[BV_PLATFORM__COUNT];
     uint64_t late;
-    uint64_t clamped;                     /* created after received: clamped */
-    const uint64_t *matches;              /* per rule, bv_rules_count entries */
+    uint64_t clamped;                       /* created after received: clamped */
+    const uint64_t *matches;                /* per rule, bv_rules_count entries */
     int64_t first_ms, max_ms, watermark_ms; /* INT64_MIN before the first post */
 } bv_pipeline_stats;
 

@@ -45,8 +45,8 @@ char *bv_post_author_hex(const bv_post *p, char *out)
 const char *bv_skip_name(bv_skip s)
 {
     static const char *const names[BV_SKIP__COUNT] = {
-        "none",    "not_json",      "not_utf8",   "too_long",     "too_deep",
-        "no_text", "no_time", "unknown_shape", "other_kind", "bad_envelope",
+        "none",    "not_json", "not_utf8",      "too_long",   "too_deep",
+        "no_text", "no_time",  "unknown_shape", "other_kind", "bad_envelope",
     };
     return (unsigned)s < BV_SKIP__COUNT ? names[s] : "unknown";
 }

@@ -109,7 +109,8 @@ int bv_pseudo_load(bv_pseudo **out, const char *state_dir, char *errstr, size_t 
     *out = NULL;
     if (env && *env) {
         if (strlen(env) < 16) {
-            snprintf(errstr, errlen, "BLIKVELD_PSEUDONYM_KEY is too short (at least 16 characters)");
+            snprintf(errstr, errlen,
+                     "BLIKVELD_PSEUDONYM_KEY is too short (at least 16 characters)");
             return BV_EINVAL;
         }
         *out = bv_pseudo_new(env, strlen(env));

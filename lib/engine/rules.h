@@ -38,34 +38,34 @@ const char *bv_det_type_name(bv_det_type t);
 
 typedef struct bv_detector_spec {
     bv_det_type type;
-    int64_t window_ms;     /* default 10m; a multiple of bucket_ms */
-    int64_t bucket_ms;     /* default 1m */
-    uint64_t count;        /* threshold, unique_authors: N (required, >= 1) */
-    double factor;         /* spike: k (default 3) */
-    uint64_t min_count;    /* spike: minimum current window count (default 10);
-                              growth: minimum count of the newest window (default 10) */
-    double min_baseline;   /* spike: minimum baseline (mean count per window, default 1) */
-    int64_t baseline_ms;   /* spike: length of the baseline period before the window
-                              (default 6 x window; a multiple of window_ms) */
-    int64_t doubling_ms;   /* growth: doubling time (default = window) */
-    unsigned periods;      /* growth: consecutive windows that must grow (default 3) */
-    int by_authors;        /* growth: measure distinct authors per window, not posts
-                              (`measure: authors`; default posts) */
+    int64_t window_ms;   /* default 10m; a multiple of bucket_ms */
+    int64_t bucket_ms;   /* default 1m */
+    uint64_t count;      /* threshold, unique_authors: N (required, >= 1) */
+    double factor;       /* spike: k (default 3) */
+    uint64_t min_count;  /* spike: minimum current window count (default 10);
+                            growth: minimum count of the newest window (default 10) */
+    double min_baseline; /* spike: minimum baseline (mean count per window, default 1) */
+    int64_t baseline_ms; /* spike: length of the baseline period before the window
+                            (default 6 x window; a multiple of window_ms) */
+    int64_t doubling_ms; /* growth: doubling time (default = window) */
+    unsigned periods;    /* growth: consecutive windows that must grow (default 3) */
+    int by_authors;      /* growth: measure distinct authors per window, not posts
+                            (`measure: authors`; default posts) */
 } bv_detector_spec;
 
 typedef struct bv_rule {
-    char *id;                 /* unique in the set; [a-z0-9_-]+ */
-    char *title;              /* human-facing; defaults to id */
-    char *file;               /* the file it came from */
-    int line;                 /* its line there */
-    bv_severity severity;     /* default warning */
-    char **recipients;        /* group names (police, mayor, comms, ...) */
+    char *id;             /* unique in the set; [a-z0-9_-]+ */
+    char *title;          /* human-facing; defaults to id */
+    char *file;           /* the file it came from */
+    int line;             /* its line there */
+    bv_severity severity; /* default warning */
+    char **recipients;    /* group names (police, mayor, comms, ...) */
     size_t nrecipients;
-    int64_t cooldown_ms;      /* default 30m */
-    unsigned platform_mask;   /* bit (1u << bv_platform); 0 = every platform */
-    char **languages;         /* language filter ("nl" also takes "nl-NL"); empty = any */
+    int64_t cooldown_ms;    /* default 30m */
+    unsigned platform_mask; /* bit (1u << bv_platform); 0 = every platform */
+    char **languages;       /* language filter ("nl" also takes "nl-NL"); empty = any */
     size_t nlanguages;
-    int require_any;          /* 0: every detector must hold (default); 1: any one */
+    int require_any;             /* 0: every detector must hold (default); 1: any one */
     bv_detector_spec *detectors; /* at least one */
     size_t ndetectors;
 } bv_rule;
@@ -94,8 +94,7 @@ void bv_matcher_free(bv_matcher *m);
  * post may be NULL: no filter applies then (examples are matched that way). A post whose lang
  * is "" passes every language filter; "nl" takes "nl", "NL" and "nl-NL". norm needs no NUL.
  * Allocates nothing. */
-int bv_match(bv_matcher *m, const bv_post *post, const char *norm, size_t normlen,
-             uint32_t *hits);
+int bv_match(bv_matcher *m, const bv_post *post, const char *norm, size_t normlen, uint32_t *hits);
 
 /* The reference path: the same answer as bv_match, computed by running pcre2 (JIT) for every
  * pattern of every rule, with no prefilter. Used by tests (the two must agree) and by the

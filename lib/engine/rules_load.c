@@ -913,8 +913,7 @@ static int parse_detector(ld *l, const yaml_node_t *n, bv_detector_spec *d)
             return rc;
         }
         if (p < 1 || p > BV_DET_MAX_PERIODS) {
-            return fail(l, val[DK_PERIODS], "periods must be between 1 and %d",
-                        BV_DET_MAX_PERIODS);
+            return fail(l, val[DK_PERIODS], "periods must be between 1 and %d", BV_DET_MAX_PERIODS);
         }
         d->periods = (unsigned)p;
     }

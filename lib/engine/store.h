@@ -21,8 +21,8 @@ typedef struct bv_series_read {
     int64_t from_ms;
     int64_t bucket_ms;
     size_t nbuckets;
-    const uint64_t *counts;   /* borrowed */
-    const uint64_t *authors;  /* borrowed; distinct authors per group, or NULL */
+    const uint64_t *counts;  /* borrowed */
+    const uint64_t *authors; /* borrowed; distinct authors per group, or NULL */
     size_t ngroups;
 } bv_series_read;
 
@@ -31,10 +31,10 @@ typedef void bv_store_claim_cb(void *arg, int err, int claimed);
 
 typedef struct bv_store_stats {
     uint64_t series;
-    uint64_t buckets;         /* buckets held now */
-    uint64_t author_entries;  /* author-set entries held now */
+    uint64_t buckets;        /* buckets held now */
+    uint64_t author_entries; /* author-set entries held now */
     uint64_t reads, claims, adds;
-    uint64_t dropped_old;     /* adds for buckets older than the series keeps */
+    uint64_t dropped_old; /* adds for buckets older than the series keeps */
 } bv_store_stats;
 
 typedef struct bv_store_ops {
@@ -55,8 +55,8 @@ struct bv_store {
 
 /* Registers (or finds) a series: buckets of bucket_ms, kept for at least keep_ms behind the
  * newest bucket, with a distinct-author set per bucket when with_authors. *id names it after. */
-static inline int bv_store_series(bv_store *st, const char *key, int64_t bucket_ms,
-                                  int64_t keep_ms, int with_authors, uint32_t *id)
+static inline int bv_store_series(bv_store *st, const char *key, int64_t bucket_ms, int64_t keep_ms,
+                                  int with_authors, uint32_t *id)
 {
     return st->ops->series(st, key, bucket_ms, keep_ms, with_authors, id);
 }

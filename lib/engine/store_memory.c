@@ -63,9 +63,9 @@ typedef struct mem_store {
     op *spare;       /* answered ops, reused: a read per matching post must not cost a malloc */
     char **claims;
     size_t nclaims, capclaims;
-    aset tmp;            /* scratch for unions */
-    uint64_t *counts;    /* scratch for read answers */
-    uint64_t *groups;    /* scratch: authors per group */
+    aset tmp;         /* scratch for unions */
+    uint64_t *counts; /* scratch for read answers */
+    uint64_t *groups; /* scratch: authors per group */
     size_t capcounts;
     int closing; /* being freed: calls fail at once */
     bv_store_stats st;
@@ -306,8 +306,8 @@ static int enqueue(mem_store *ms, op *o)
     return BV_OK;
 }
 
-static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets,
-                    size_t group, bv_store_read_cb *cb, void *arg)
+static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets, size_t group,
+                    bv_store_read_cb *cb, void *arg)
 {
     mem_store *ms = (mem_store *)st;
     if (ms->closing) {
@@ -332,8 +332,7 @@ static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets
     return enqueue(ms, o);
 }
 
-static int mem_claim(bv_store *st, const char *id, int64_t ttl_ms, bv_store_claim_cb *cb,
-                     void *arg)
+static int mem_claim(bv_store *st, const char *id, int64_t ttl_ms, bv_store_claim_cb *cb, void *arg)
 {
     mem_store *ms = (mem_store *)st;
     (void)ttl_ms; /* one process: claims live as long as the store */
@@ -424,8 +423,8 @@ static void answer_read(mem_store *ms, op *o)
             ms->groups[i / o->group] = ms->tmp.n;
         }
     }
-    bv_series_read r = {o->from_ms, s->bucket_ms, o->nbuckets, ms->counts,
-                        ngroups ? ms->groups : NULL, ngroups};
+    bv_series_read r = {
+        o->from_ms, s->bucket_ms, o->nbuckets, ms->counts, ngroups ? ms->groups : NULL, ngroups};
     o->read_cb(o->arg, BV_OK, &r);
 }
 

@@ -28,7 +28,7 @@ typedef struct input {
     struct event *rev; /* readable (pipes) */
     int has_post;
     bv_post post;
-    int64_t key;       /* merge key of the held post */
+    int64_t key; /* merge key of the held post */
 } input;
 
 struct bv_replay {
@@ -43,7 +43,7 @@ struct bv_replay {
     struct event *progress; /* progress line every second */
     bv_replay_done_cb *done;
     void *donearg;
-    int waiting;            /* pipeline busy */
+    int waiting; /* pipeline busy */
     int finishing, finished;
     int64_t last_key;
     int64_t pace_t0, pace_w0; /* first event time and its wall (mono) time */

@@ -24,11 +24,11 @@ struct event_base;
 typedef struct bv_replay_opts {
     const char *const *paths; /* "-" is stdin */
     size_t npaths;
-    double speed;             /* N times real time; 0 = as fast as possible */
-    size_t max_line;          /* bytes; BV_REPLAY_MAX_LINE_DEFAULT when 0 */
-    FILE *errors;             /* NULL, or where skipped lines are listed */
-    int progress;             /* print progress on stderr (callers pass isatty(2)) */
-    const bv_clock *clock;    /* pacing and progress */
+    double speed;          /* N times real time; 0 = as fast as possible */
+    size_t max_line;       /* bytes; BV_REPLAY_MAX_LINE_DEFAULT when 0 */
+    FILE *errors;          /* NULL, or where skipped lines are listed */
+    int progress;          /* print progress on stderr (callers pass isatty(2)) */
+    const bv_clock *clock; /* pacing and progress */
 } bv_replay_opts;
 
 typedef struct bv_replay_stats {

@@ -125,12 +125,16 @@ static void test_stream_sink(void **state)
     assert_int_equal(bv_rules_load_buffer(&rs, "t", rules_yaml, strlen(rules_yaml), &diag), 0);
     bv_det_eval ev;
     bv_signal s = make_signal(rs, 1, 0, 1781287205000, &ev);
-    bv_sample sm = {.platform = BV_PLATFORM_X, .created_ms = 1781287205000, .id = (char *)"9",
-                    .url = (char *)"https://x.com/i/web/status/9", .excerpt = (char *)"Brand!"};
+    bv_sample sm = {.platform = BV_PLATFORM_X,
+                    .created_ms = 1781287205000,
+                    .id = (char *)"9",
+                    .url = (char *)"https://x.com/i/web/status/9",
+                    .excerpt = (char *)"Brand!"};
     const bv_sample *samples[] = {&sm};
     s.samples = samples;
     s.nsamples = 1;
-    bv_alert *a = bv_alert_from_signal(&s, BV_ALERT_FIRING, "e", 1, "0123456789abcdef0123456789abcdef");
+    bv_alert *a =
+        bv_alert_from_signal(&s, BV_ALERT_FIRING, "e", 1, "0123456789abcdef0123456789abcdef");
     assert_non_null(a);
 
     char *out = NULL;
@@ -143,11 +147,13 @@ static void test_stream_sink(void **state)
     fclose(f);
     char *nl = strchr(out, '\n');
     assert_non_null(nl);
-    assert_true(strncmp(out, "{\"type\":\"alert\",\"id\":\"0123456789abcdef0123456789abcdef\","
-                             "\"state\":\"firing\",\"event\":\"e\",\"rule\":\"r1\"",
+    assert_true(strncmp(out,
+                        "{\"type\":\"alert\",\"id\":\"0123456789abcdef0123456789abcdef\","
+                        "\"state\":\"firing\",\"event\":\"e\",\"rule\":\"r1\"",
                         77) == 0);
-    assert_non_null(strstr(out, "\"samples\":[{\"platform\":\"x\",\"at\":\"2026-06-12T18:00:05.000Z\","
-                                "\"url\":\"https://x.com/i/web/status/9\",\"excerpt\":\"Brand!\"}]"));
+    assert_non_null(strstr(out,
+                           "\"samples\":[{\"platform\":\"x\",\"at\":\"2026-06-12T18:00:05.000Z\","
+                           "\"url\":\"https://x.com/i/web/status/9\",\"excerpt\":\"Brand!\"}]"));
     assert_non_null(strstr(nl + 1, "2026-06-12 20:00:05 CEST [drill] FIRING   critical r1"));
     assert_non_null(strstr(nl + 1, "| x: \"Brand!\""));
     assert_int_equal(json->sent, 1);

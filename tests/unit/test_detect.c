@@ -47,7 +47,8 @@ static void test_unique_authors(void **state)
     uint64_t c[5] = {100, 100, 100, 100, 100};
     uint64_t nine = 9, ten = 10;
     bv_det_eval e;
-    bv_det_evaluate(&d, c, &nine, 1, &e); /* one account repeating itself: many posts, few authors */
+    bv_det_evaluate(&d, c, &nine, 1,
+                    &e); /* one account repeating itself: many posts, few authors */
     assert_false(e.holds);
     bv_det_evaluate(&d, c, &ten, 1, &e);
     assert_true(e.holds);

@@ -46,7 +46,8 @@ static void test_key_file(void **state)
     char sd[256], path[300], err[256];
     snprintf(sd, sizeof sd, "%s/state/nested", dir);
     snprintf(path, sizeof path, "%s/pseudonym.key", sd);
-    char *saved = getenv("BLIKVELD_PSEUDONYM_KEY") ? strdup(getenv("BLIKVELD_PSEUDONYM_KEY")) : NULL;
+    char *saved =
+        getenv("BLIKVELD_PSEUDONYM_KEY") ? strdup(getenv("BLIKVELD_PSEUDONYM_KEY")) : NULL;
     unsetenv("BLIKVELD_PSEUDONYM_KEY");
 
     bv_pseudo *p1 = NULL, *p2 = NULL;

@@ -77,7 +77,8 @@ static void xline(FILE *f, int id, int m, int s, const char *text)
     fprintf(f,
             "{\"data\":{\"id\":\"%d\",\"text\":\"%s\",\"created_at\":"
             "\"2026-06-12T18:%02d:%02d.000Z\",\"author_id\":\"%d\",\"lang\":\"nl\","
-            "\"edit_history_tweet_ids\":[\"%d\"]},\"matching_rules\":[{\"id\":\"1\",\"tag\":\"t\"}]}\r\n",
+            "\"edit_history_tweet_ids\":[\"%d\"]},\"matching_rules\":[{\"id\":\"1\",\"tag\":\"t\"}]"
+            "}\r\n",
             id, text, m, s, 100 + id % 7, id);
 }
 
@@ -114,9 +115,9 @@ static void test_merge_and_skips(void **state)
         xline(a, 2 * i, 2 * i, 5, "feest");
         xline(b, 2 * i + 1, 2 * i + 1, 5, "feest");
     }
-    fputs("\r\n", a);                     /* a keep-alive: blank, not an error */
-    fputs("not json\n", a);               /* line 22 of a */
-    fputs("{\"hello\":1}\n", b);          /* line 21 of b */
+    fputs("\r\n", a);            /* a keep-alive: blank, not an error */
+    fputs("not json\n", a);      /* line 22 of a */
+    fputs("{\"hello\":1}\n", b); /* line 21 of b */
     fclose(a);
     fclose(b);
     char *errs = NULL;
@@ -124,7 +125,11 @@ static void test_merge_and_skips(void **state)
     FILE *ef = open_memstream(&errs, &errlen);
     const char *paths[] = {pb, pa}; /* order of the files does not matter */
     bv_codec_ctx ctx = {.pseudo = r.ps};
-    bv_replay_opts ro = {.paths = paths, .npaths = 2, .speed = 0, .max_line = 512, .errors = ef,
+    bv_replay_opts ro = {.paths = paths,
+                         .npaths = 2,
+                         .speed = 0,
+                         .max_line = 512,
+                         .errors = ef,
                          .clock = bv_clock_system()};
     char err[256];
     bv_replay *rp = bv_replay_new(r.base, &ro, &ctx, r.pl, err, sizeof err);

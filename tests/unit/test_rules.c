@@ -377,7 +377,8 @@ static void test_errors_detectors(void **state)
              "baseline 25m is not a multiple of window 10m");
     load_err(R0 "      - {type: growth, periods: 0}\n", 5, 33, "periods must be between 1 and 12");
     load_err(R0 "      - {type: growth, periods: 13}\n", 5, 33, "periods must be between 1 and 12");
-    load_err(R0 "      - {type: growth, measure: likes}\n", 5, 33, "measure must be posts or authors");
+    load_err(R0 "      - {type: growth, measure: likes}\n", 5, 33,
+             "measure must be posts or authors");
     load_err(R0 "      - {type: threshold, count: 1, measure: posts}\n", 5, 37,
              "'measure' does not apply to a threshold detector");
     load_err(R0 "      - {type: growth, doubling: 0s}\n", 5, 34, "doubling must be longer than 0");

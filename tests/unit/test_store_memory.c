@@ -179,7 +179,7 @@ static void test_window_cache(void **state)
     author(a, 7);
     bv_store_add(st, s, t0 + 60000, 1, a); /* into the range: seen by the next read */
     author(a, 0);
-    bv_store_add(st, s, t0 + 120000, 1, a); /* an author already counted */
+    bv_store_add(st, s, t0 + 120000, 1, a);    /* an author already counted */
     bv_store_add(st, s, t0 + 3 * 60000, 1, a); /* outside the range: not counted */
     memset(&g, 0, sizeof g);
     bv_store_read(st, s, t0, 3, 3, read_cb, &g);
@@ -272,10 +272,8 @@ static void test_authors_against_brute_force(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_and_authors),
-        cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_claims_and_teardown),
-        cmocka_unit_test(test_window_cache),
+        cmocka_unit_test(test_counts_and_authors),          cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_claims_and_teardown),         cmocka_unit_test(test_window_cache),
         cmocka_unit_test(test_authors_against_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
