@@ -22,6 +22,8 @@ BUILD   ?= build
 SANFLAGS :=
 endif
 
+# Read when the Makefile is parsed: targets that first install packages (test, demo, bench) build
+# in a sub-make, so these are read again once the packages are there.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 CFLAGS  += -std=gnu11 -g $(OPT) $(WARN) $(SANFLAGS) -Ilib -MMD -MP $(PKG_CFLAGS) -D_GNU_SOURCE
@@ -96,17 +98,21 @@ test: deps
 FUZZ_TIME ?= 30
 fuzz: deps
 	@mkdir -p build-fuzz
-	@for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -D_GNU_SOURCE $(PKG_CFLAGS) \
-	    -o build-fuzz/$$n $$f $(LIB_SRC) $(PKG_LIBS) || exit 1; \
+	@cf=$$(pkg-config --cflags $(PKGS)); lf="$$(pkg-config --libs $(PKGS)) -lm"; \
+	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -D_GNU_SOURCE $$cf \
+	    -o build-fuzz/$$n $$f $(LIB_SRC) $$lf || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$n; \
 	  build-fuzz/$$n -max_total_time=$(FUZZ_TIME) build-fuzz/corpus-$$n tests/fuzz/corpus/$$n || exit 1; \
 	done
 
-demo: deps all $(BUILD)/bench/gen
+# demo and bench build in a sub-make: its pkg-config flags are read after deps installed them
+demo: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/gen
 	@bench/demo
 
-bench: deps all $(BENCH_BIN)
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@bench/run
 
 lint:

@@ -81,7 +81,10 @@ static void usage(FILE *out)
             "  -h, --help           this help\n\n"
             "Authors are pseudonymised (HMAC-SHA256) with BLIKVELD_PSEUDONYM_KEY, or a key\n"
             "created once as STATE_DIR/pseudonym.key (mode 0600).\n"
-            "exit status: 0 done, 1 failure (unreadable input, bad rules), 2 usage error\n");
+            "exit status: 0 done, 1 failure (unreadable input, bad rules or config, alerts\n"
+            "that could not be written), 2 usage error\n\n"
+            "config file keys (flags override them; paths are relative to the file):\n");
+    bv_config_help(conf_table, out);
 }
 
 static void on_alert(void *arg, const bv_alert *a)
