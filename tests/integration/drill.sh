@@ -139,6 +139,14 @@ head -c 100000 /dev/urandom > "$T/random.bin"
 $BIN replay --quiet --rules rules/project-x.yaml "$T/random.bin" > /dev/null 2>&1; rc=$?
 check "random bytes: replay exits 0" '[ $rc = 0 ]'
 
+# progress on a terminal (script(1) gives replay a terminal), none when stderr is not one
+$GEN --seed 13 --hours 1 --rate 20 -o "$T/hour.ndjson"
+script -qfec "$BIN replay --rules rules/project-x.yaml --speed 1500 $T/hour.ndjson" /dev/null > "$T/tty.out" 2>&1 < /dev/null
+R2="--rules rules/project-x.yaml"
+$BIN replay $R2 --speed 1500 "$T/hour.ndjson" 2> "$T/notty.err" > /dev/null
+check "progress on a terminal" 'grep -q "replay: [0-9]* posts, event time 2026-06-12 .* posts/s" "$T/tty.out"'
+check "no progress when stderr is not a terminal" '! grep -q "posts/s" "$T/notty.err" && grep -q "^summary:" "$T/notty.err"'
+
 # the text format and the command line
 $BIN replay --rules rules/project-x.yaml --quiet --format text "$T/drill.ndjson" > "$T/text.txt"
 check "text format: one line per alert, Amsterdam time" '[ "$(wc -l < "$T/text.txt")" = "$(wc -l < "$T/p1")" ] && grep -q "CEST \[drill\] FIRING" "$T/text.txt"'
