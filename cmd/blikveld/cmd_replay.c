@@ -405,7 +405,7 @@ int bv_cmd_replay(int argc, char **argv)
     snprintf(ns, nslen, "drill/%s", event_name);
     bv_book_opts bo = {.event = event_name, .ns = ns, .drill = 1};
     d.book = bv_book_new(rs, store, &bo, on_alert, &d);
-    bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms, .ns = ns};
+    bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms, .ns = ns, .clock = bv_clock_system()};
     pl = d.book ? bv_pipeline_new(d.base, rs, store, &po, bv_book_on_signal, d.book, errstr,
                                   sizeof errstr)
                 : NULL;

@@ -437,8 +437,13 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
         return 1;
     }
     int64_t t = post->created_ms;
-    if (post->received_ms > 0 && t > post->received_ms) {
-        t = post->received_ms; /* a post claiming to come from the future */
+    /* a post claiming to come from the future is clamped to when it was received; without a
+     * receive time, to now: one forged date must not drag the watermark years ahead */
+    int64_t received = post->received_ms > 0 ? post->received_ms
+                       : pl->opts.clock   ? bv_now_ms(pl->opts.clock)
+                                          : INT64_MAX;
+    if (t > received) {
+        t = received;
         post->created_ms = t;
         pl->st.clamped++;
     }

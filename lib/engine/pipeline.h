@@ -13,6 +13,7 @@
 #ifndef BV_ENGINE_PIPELINE_H
 #define BV_ENGINE_PIPELINE_H
 
+#include "core/clock.h"
 #include "engine/detect.h"
 #include "engine/post.h"
 #include "engine/rules.h"
@@ -54,8 +55,10 @@ typedef void bv_signal_cb(void *arg, const bv_signal *s);
 typedef void bv_done_cb(void *arg);
 
 typedef struct bv_pipeline_opts {
-    int64_t lateness_ms; /* default 2 min */
-    const char *ns;      /* key namespace in the store: "live/EVENT" or "drill/EVENT" */
+    int64_t lateness_ms;    /* default 2 min */
+    const char *ns;         /* key namespace in the store: "live/EVENT" or "drill/EVENT" */
+    const bv_clock *clock;  /* borrowed, may be NULL: a post without a receive time cannot
+                               have been received after now, so it is clamped to now */
 } bv_pipeline_opts;
 
 typedef struct bv_pipeline_stats {

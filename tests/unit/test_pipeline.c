@@ -37,6 +37,7 @@ typedef struct world {
     bv_book *book;
     bv_pipeline *pl;
     bv_pseudo *ps;
+    bv_fake_clock clock; /* "now" for posts without a receive time: a day after T0 */
     bv_alert *alerts[16];
     char ids[16][33];
     size_t nalerts;
@@ -79,7 +80,8 @@ static void setup_world(world *w)
     w->store = bv_store_memory_new(w->base);
     bv_book_opts bo = {.event = "test", .ns = "drill/test", .drill = 1};
     w->book = bv_book_new(w->rs, w->store, &bo, on_alert, w);
-    bv_pipeline_opts po = {.lateness_ms = 2 * MIN, .ns = "drill/test"};
+    bv_fake_clock_init(&w->clock, T0 + 24 * 60 * MIN);
+    bv_pipeline_opts po = {.lateness_ms = 2 * MIN, .ns = "drill/test", .clock = &w->clock.clock};
     char err[256];
     w->pl =
         bv_pipeline_new(w->base, w->rs, w->store, &po, bv_book_on_signal, w->book, err, sizeof err);
@@ -197,7 +199,7 @@ static void test_late_posts_are_counted_not_windowed(void **state)
     assert_int_equal(st.late, 3);
     assert_int_equal(st.matches[0], 3); /* matched, */
     assert_int_equal(w.nalerts, 0);     /* but not counted in final windows */
-    /* a post from the future is clamped to its receive time */
+    /* a post from the future is clamped to its receive time (or, without one, to now) */
     bv_post p;
     memset(&p, 0, sizeof p);
     p.id = strdup("f");
@@ -208,6 +210,16 @@ static void test_late_posts_are_counted_not_windowed(void **state)
     bv_pipeline_stats_get(w.pl, &st);
     assert_int_equal(st.clamped, 1);
     assert_int_equal(st.max_ms, T0 + 11 * MIN);
+    /* a forged date years ahead without a receive time is clamped to now, so the watermark
+     * does not leave every later post behind */
+    memset(&p, 0, sizeof p);
+    p.id = strdup("g");
+    p.text = strdup("x");
+    p.created_ms = T0 + 10LL * 365 * 24 * 60 * MIN;
+    assert_int_equal(bv_pipeline_push(w.pl, &p, on_done, &w), 1);
+    bv_pipeline_stats_get(w.pl, &st);
+    assert_int_equal(st.clamped, 2);
+    assert_int_equal(st.max_ms, T0 + 24 * 60 * MIN);
     teardown_world(&w);
 }
 
