@@ -67,6 +67,8 @@ struct bv_pipeline {
     size_t outstanding; /* jobs under way */
     size_t nfiring;     /* rules firing now (final evaluations to schedule) */
     uint32_t *firing;   /* their indices, nfiring of them */
+    int64_t min_due;    /* no final evaluation can start before the watermark reaches this */
+    int sched_dirty;    /* the firing set or a final evaluation changed: look again */
     bv_done_cb *done;
     void *donearg;
     bv_det_eval *evals; /* scratch, max detectors per rule */
@@ -272,7 +274,9 @@ static void schedule_finals(bv_pipeline *pl);
 static void job_finished(bv_pipeline *pl)
 {
     pl->outstanding--;
-    schedule_finals(pl);
+    if (pl->sched_dirty) {
+        schedule_finals(pl);
+    }
     if (pl->outstanding == 0 && pl->done) {
         bv_done_cb *done = pl->done;
         pl->done = NULL;
@@ -287,6 +291,7 @@ static void job_complete(job *j)
     rule_state *rs = &pl->rules[j->rule];
     if (j->final) {
         rs->next_final = j->boundary + rs->min_bucket;
+        pl->sched_dirty = 1;
     }
     if (j->err == 0) {
         int all = 1, any = 0;
@@ -384,13 +389,23 @@ static int64_t final_limit(const bv_pipeline *pl, const rule_state *rs)
     return floor_to(pl->st.watermark_ms, rs->min_bucket);
 }
 
+/* Starts the final evaluations that are due, and notes when the next one can be: a boundary
+ * is due once the watermark reaches it (boundaries are multiples of the rule's bucket). */
 static void schedule_finals(bv_pipeline *pl)
 {
+    pl->sched_dirty = 0;
     for (size_t k = 0; k < pl->nfiring; k++) {
         uint32_t i = pl->firing[k];
         rule_state *rs = &pl->rules[i];
         if (rs->firing && !rs->jobs[1].busy && rs->next_final <= final_limit(pl, rs)) {
             start_job(pl, i, 1, rs->next_final - 1, rs->next_final);
+        }
+    }
+    pl->min_due = INT64_MAX;
+    for (size_t k = 0; k < pl->nfiring; k++) {
+        const rule_state *rs = &pl->rules[pl->firing[k]];
+        if (!rs->jobs[1].busy && rs->next_final < pl->min_due) {
+            pl->min_due = rs->next_final; /* busy ones mark the schedule dirty when done */
         }
     }
 }
@@ -413,11 +428,14 @@ void bv_pipeline_set_firing(bv_pipeline *pl, uint32_t rule, int firing, int64_t 
         }
     }
     rs->firing = firing;
+    pl->sched_dirty = 1;
 }
 
 static int begin(bv_pipeline *pl, bv_done_cb *done, void *arg)
 {
-    schedule_finals(pl);
+    if (pl->sched_dirty || pl->finishing || pl->st.watermark_ms >= pl->min_due) {
+        schedule_finals(pl);
+    }
     if (pl->outstanding == 0) {
         return 1;
     }
@@ -553,6 +571,7 @@ bv_pipeline *bv_pipeline_new(struct event_base *base, const bv_ruleset *rs, bv_s
     pl->cbarg = arg;
     pl->nrules = bv_rules_count(rs);
     pl->st.first_ms = pl->st.max_ms = pl->st.watermark_ms = INT64_MIN;
+    pl->min_due = INT64_MAX;
     pl->rules = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->rules);
     pl->hits = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->hits);
     pl->matches = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->matches);
