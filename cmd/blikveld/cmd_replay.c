@@ -120,8 +120,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
-                          const bv_pipeline_stats *ps, const bv_book_stats *bs, const drill *d,
-                          int64_t elapsed_ms)
+                          const bv_pipeline_stats *ps, const bv_book_stats *bs,
+                          const bv_store_stats *ss, const drill *d, int64_t elapsed_ms)
 {
     char t1[BV_TIME_ISO_LEN], t2[BV_TIME_ISO_LEN];
     uint64_t posts = 0, deletes = 0, skipped = 0;
@@ -173,6 +173,13 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
             bs->firing_now);
     if (bs->suppressed) {
         fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
+    }
+    fputc('\n', stderr);
+    fprintf(stderr, "  store           memory: %llu series, %llu buckets, %llu author entries",
+            (unsigned long long)ss->series, (unsigned long long)ss->buckets,
+            (unsigned long long)ss->author_entries);
+    if (ss->dropped_old) {
+        fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
     }
     fputc('\n', stderr);
     if (d->sink_failures) {
@@ -444,10 +451,12 @@ int bv_cmd_replay(int argc, char **argv)
         bv_replay_stats rst;
         bv_pipeline_stats ps;
         bv_book_stats bs;
+        bv_store_stats ss;
+        bv_store_stats_get(store, &ss);
         bv_replay_stats_get(rp, &rst);
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(d.book, &bs);
-        print_summary(rs, &rst, &ps, &bs, &d, rst.ended_mono - rst.started_mono);
+        print_summary(rs, &rst, &ps, &bs, &ss, &d, rst.ended_mono - rst.started_mono);
     }
     rc = d.err || d.sink_failures ? 1 : 0;
     goto out;

@@ -60,7 +60,6 @@ for l in open("'"$T"'/a1.json"):
         print(int(d.timestamp()*1000)); break')
 check "viral alert after the onset (onset $onset, alert $first)" '[ -n "$first" ] && [ -n "$onset" ] && [ "$first" -gt "$onset" ]'
 check "viral alert within 2h of the onset" '[ -n "$first" ] && [ $((first - onset)) -le 7200000 ]'
-nfiring=$(grep -c '"rule":"project-x","title":[^,]*,"severity":"[a-z]*","recipients":[^]]*\],"at"' "$T/a1.json" | head -1)
 check "alerts carry evidence and samples" 'grep -q "\"detectors\":\[{\"type\"" "$T/a1.json" && grep -q "\"samples\":\[{\"platform\"" "$T/a1.json" && grep -q "\"drill\":true" "$T/a1.json"'
 
 # the peaceful day, the spammer and the film stay quiet
