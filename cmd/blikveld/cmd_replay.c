@@ -159,6 +159,10 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
     fputc('\n', stderr);
     fprintf(stderr, "  late posts      %llu (not counted in windows)\n",
             (unsigned long long)ps->late);
+    if (ps->duplicates) {
+        fprintf(stderr, "  duplicates      %llu (matching posts seen before: counted once)\n",
+                (unsigned long long)ps->duplicates);
+    }
     if (ps->clamped) {
         fprintf(stderr, "  future posts    %llu (clamped to their receive time)\n",
                 (unsigned long long)ps->clamped);

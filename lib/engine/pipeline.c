@@ -3,6 +3,7 @@
 #include "engine/pipeline.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "engine/seen.h"
 #include "engine/text.h"
 
 #include <stdio.h>
@@ -59,6 +60,7 @@ struct bv_pipeline {
     size_t nrules;
     rule_state *rules;
     bv_matcher *matcher;
+    bv_seen *seen; /* recent ids of matching posts, for duplicates */
     uint32_t *hits;
     uint64_t *matches;
     bv_buf norm;
@@ -484,6 +486,14 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
         bv_post_clear(post);
         return nhits;
     }
+    if (nhits > 0 && post->id) {
+        int dup = bv_seen_check(pl->seen, post->platform, post->id, pl->st.max_ms);
+        if (dup == 1) {
+            pl->st.duplicates++;
+            bv_post_clear(post);
+            return begin(pl, done, arg);
+        }
+    }
     for (int h = 0; h < nhits; h++) {
         uint32_t ri = pl->hits[h];
         pl->matches[ri]++;
@@ -543,6 +553,7 @@ void bv_pipeline_free(bv_pipeline *pl)
     }
     free(pl->rules);
     bv_matcher_free(pl->matcher);
+    bv_seen_free(pl->seen);
     free(pl->hits);
     free(pl->matches);
     free(pl->firing);
@@ -626,8 +637,18 @@ bv_pipeline *bv_pipeline_new(struct event_base *base, const bv_ruleset *rs, bv_s
             goto fail;
         }
     }
+    /* ids are remembered as long as any window can still count them */
+    int64_t horizon = 60000;
+    for (size_t i = 0; i < pl->nrules; i++) {
+        const bv_rule *r = bv_rules_get(rs, i);
+        for (size_t d = 0; d < r->ndetectors; d++) {
+            int64_t span = (int64_t)bv_det_span(&r->detectors[d]) * r->detectors[d].bucket_ms;
+            horizon = span > horizon ? span : horizon;
+        }
+    }
+    pl->seen = bv_seen_new(horizon + pl->opts.lateness_ms);
     pl->evals = calloc(pl->maxdet ? pl->maxdet : 1, sizeof *pl->evals);
-    if (pl->evals == NULL) {
+    if (pl->evals == NULL || pl->seen == NULL) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;
     }

@@ -3,6 +3,10 @@
  * A signal says, for one rule at one event time, whether its detectors hold, with the evidence;
  * the alert book (lib/alert/book.h) turns signals into alerts.
  *
+ * A matching post whose (platform, id) was seen within the longest span any detector reads is a
+ * duplicate (X repeats posts, a status arrives on several streams, recordings overlap): it is
+ * counted as such and nothing else.
+ *
  * Time: the watermark is the latest event time seen minus the lateness. A post older than the
  * watermark is late: counted, matched, but not added to windows (its buckets are final). Live
  * signals come on the post that matched, at its event time; final signals come for rules that
@@ -66,6 +70,7 @@ typedef struct bv_pipeline_stats {
     uint64_t deletes[BV_PLATFORM__COUNT];
     uint64_t late;
     uint64_t clamped;                       /* created after received: clamped */
+    uint64_t duplicates; /* matching posts seen before: counted once */
     const uint64_t *matches;                /* per rule, bv_rules_count entries */
     int64_t first_ms, max_ms, watermark_ms; /* INT64_MIN before the first post */
 } bv_pipeline_stats;

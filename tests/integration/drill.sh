@@ -77,6 +77,8 @@ awk 'NR % 2 == 1' "$T/sorted.ndjson" > "$T/half1.ndjson"
 awk 'NR % 2 == 0' "$T/sorted.ndjson" > "$T/half2.ndjson"
 $BIN replay $R "$T/half2.ndjson" "$T/half1.ndjson" | project > "$T/p6"
 check "two files merged by event time give the alerts of one" '[ -s "$T/p5" ] && cmp -s "$T/p5" "$T/p6"'
+$BIN replay --rules rules/project-x.yaml "$T/sorted.ndjson" "$T/sorted.ndjson" 2> "$T/dup.err" | project > "$T/p8"
+check "a recording merged with itself (overlap): the same alerts, duplicates counted" 'cmp -s "$T/p5" "$T/p8" && grep -q "^  duplicates  *[1-9]" "$T/dup.err"'
 cat "$T/half1.ndjson" | $BIN replay $R - "$T/half2.ndjson" | project > "$T/p7"
 check "a pipe and a file merged give the alerts of one" 'cmp -s "$T/p5" "$T/p7"'
 

@@ -278,6 +278,26 @@ static void test_cooldown_and_new_episode_id(void **state)
     teardown_world(&w);
 }
 
+static void test_duplicates_count_once(void **state)
+{
+    (void)state;
+    world w;
+    setup_world(&w);
+    push(&w, T0 + 1000, "a", "brand", "same");
+    push(&w, T0 + 2000, "b", "brand", "same"); /* the same post again (X repeats posts) */
+    push(&w, T0 + 3000, "c", "brand", "same");
+    assert_int_equal(w.nalerts, 0); /* three arrivals, one post: below the threshold of 3 */
+    bv_pipeline_stats st;
+    bv_pipeline_stats_get(w.pl, &st);
+    assert_int_equal(st.duplicates, 2);
+    assert_int_equal(st.matches[0], 1);
+    push(&w, T0 + 4000, "b", "brand", "other");
+    push(&w, T0 + 5000, "c", "brand", "third");
+    assert_int_equal(w.nalerts, 1);
+    assert_int_equal(w.alerts[0]->evals[0].count, 3);
+    teardown_world(&w);
+}
+
 static void test_alert_json(void **state)
 {
     (void)state;
@@ -313,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_late_posts_are_counted_not_windowed),
         cmocka_unit_test(test_deletes_leave_samples_and_unique_authors),
         cmocka_unit_test(test_cooldown_and_new_episode_id),
+        cmocka_unit_test(test_duplicates_count_once),
         cmocka_unit_test(test_alert_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
