@@ -417,8 +417,7 @@ int bv_cmd_replay(int argc, char **argv)
     bv_book_opts bo = {.event = event_name, .ns = ns, .drill = 1};
     d.book = bv_book_new(rs, store, &bo, on_alert, &d);
     bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms, .ns = ns, .clock = bv_clock_system()};
-    pl = d.book ? bv_pipeline_new(d.base, rs, store, &po, bv_book_on_signal, d.book, errstr,
-                                  sizeof errstr)
+    pl = d.book ? bv_pipeline_new(rs, store, &po, bv_book_on_signal, d.book, errstr, sizeof errstr)
                 : NULL;
     if (pl == NULL) {
         fprintf(stderr, "blikveld replay: %s\n", d.book ? errstr : "out of memory");

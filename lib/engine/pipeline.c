@@ -51,7 +51,6 @@ typedef struct rule_state {
 } rule_state;
 
 struct bv_pipeline {
-    struct event_base *base;
     const bv_ruleset *rs;
     bv_store *store;
     bv_pipeline_opts opts;
@@ -460,8 +459,8 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
     /* a post claiming to come from the future is clamped to when it was received; without a
      * receive time, to now: one forged date must not drag the watermark years ahead */
     int64_t received = post->received_ms > 0 ? post->received_ms
-                       : pl->opts.clock   ? bv_now_ms(pl->opts.clock)
-                                          : INT64_MAX;
+                       : pl->opts.clock      ? bv_now_ms(pl->opts.clock)
+                                             : INT64_MAX;
     if (t > received) {
         t = received;
         post->created_ms = t;
@@ -562,16 +561,14 @@ void bv_pipeline_free(bv_pipeline *pl)
     free(pl);
 }
 
-bv_pipeline *bv_pipeline_new(struct event_base *base, const bv_ruleset *rs, bv_store *store,
-                             const bv_pipeline_opts *opts, bv_signal_cb *cb, void *arg,
-                             char *errstr, size_t errlen)
+bv_pipeline *bv_pipeline_new(const bv_ruleset *rs, bv_store *store, const bv_pipeline_opts *opts,
+                             bv_signal_cb *cb, void *arg, char *errstr, size_t errlen)
 {
     bv_pipeline *pl = calloc(1, sizeof *pl);
     if (pl == NULL) {
         snprintf(errstr, errlen, "out of memory");
         return NULL;
     }
-    pl->base = base;
     pl->rs = rs;
     pl->store = store;
     pl->opts = *opts;

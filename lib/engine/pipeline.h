@@ -12,7 +12,7 @@
  * signals come on the post that matched, at its event time; final signals come for rules that
  * are firing, once per bucket boundary the watermark passes, and may resolve them.
  *
- * Ownership: the pipeline borrows the event base, ruleset and store (they outlive it) and owns
+ * Ownership: the pipeline borrows the ruleset and store (they outlive it) and owns
  * the posts pushed into it. Signals and everything in them are borrowed for the callback. */
 #ifndef BV_ENGINE_PIPELINE_H
 #define BV_ENGINE_PIPELINE_H
@@ -25,8 +25,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-struct event_base;
 
 #define BV_SAMPLES_MAX 3
 #define BV_EXCERPT_MAX 200 /* bytes of text in a sample's excerpt */
@@ -59,10 +57,10 @@ typedef void bv_signal_cb(void *arg, const bv_signal *s);
 typedef void bv_done_cb(void *arg);
 
 typedef struct bv_pipeline_opts {
-    int64_t lateness_ms;    /* default 2 min */
-    const char *ns;         /* key namespace in the store: "live/EVENT" or "drill/EVENT" */
-    const bv_clock *clock;  /* borrowed, may be NULL: a post without a receive time cannot
-                               have been received after now, so it is clamped to now */
+    int64_t lateness_ms;   /* default 2 min */
+    const char *ns;        /* key namespace in the store: "live/EVENT" or "drill/EVENT" */
+    const bv_clock *clock; /* borrowed, may be NULL: a post without a receive time cannot
+                              have been received after now, so it is clamped to now */
 } bv_pipeline_opts;
 
 typedef struct bv_pipeline_stats {
@@ -70,16 +68,15 @@ typedef struct bv_pipeline_stats {
     uint64_t deletes[BV_PLATFORM__COUNT];
     uint64_t late;
     uint64_t clamped;                       /* created after received: clamped */
-    uint64_t duplicates; /* matching posts seen before: counted once */
+    uint64_t duplicates;                    /* matching posts seen before: counted once */
     const uint64_t *matches;                /* per rule, bv_rules_count entries */
     int64_t first_ms, max_ms, watermark_ms; /* INT64_MIN before the first post */
 } bv_pipeline_stats;
 
 typedef struct bv_pipeline bv_pipeline;
 
-bv_pipeline *bv_pipeline_new(struct event_base *base, const bv_ruleset *rs, bv_store *store,
-                             const bv_pipeline_opts *opts, bv_signal_cb *cb, void *arg,
-                             char *errstr, size_t errlen);
+bv_pipeline *bv_pipeline_new(const bv_ruleset *rs, bv_store *store, const bv_pipeline_opts *opts,
+                             bv_signal_cb *cb, void *arg, char *errstr, size_t errlen);
 void bv_pipeline_free(bv_pipeline *pl);
 
 /* Takes ownership of *post (it is cleared). Returns 1 when the post was handled at once, 0 when

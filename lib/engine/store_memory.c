@@ -55,7 +55,6 @@ typedef struct op {
 
 typedef struct mem_store {
     bv_store base;
-    struct event_base *evbase;
     struct event *ev;
     series *series;
     size_t nseries, capseries;
@@ -531,7 +530,6 @@ bv_store *bv_store_memory_new(struct event_base *base)
         return NULL;
     }
     ms->base.ops = &memory_ops;
-    ms->evbase = base;
     ms->ev = event_new(base, -1, 0, on_turn, ms);
     if (ms->ev == NULL) {
         goto fail;

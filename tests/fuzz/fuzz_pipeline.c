@@ -84,8 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bv_book *book = bv_book_new(rs, store, &bo, on_alert, NULL);
     bv_pipeline_opts po = {.lateness_ms = 60000, .ns = "drill/fuzz"};
     char err[128];
-    bv_pipeline *pl =
-        bv_pipeline_new(base, rs, store, &po, bv_book_on_signal, book, err, sizeof err);
+    bv_pipeline *pl = bv_pipeline_new(rs, store, &po, bv_book_on_signal, book, err, sizeof err);
     bv_book_attach(book, pl);
     bv_lines *lines = bv_lines_new(4096);
     bv_codec_ctx ctx = {.pseudo = ps, .max_depth = 16};

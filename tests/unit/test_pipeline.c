@@ -83,8 +83,7 @@ static void setup_world(world *w)
     bv_fake_clock_init(&w->clock, T0 + 24 * 60 * MIN);
     bv_pipeline_opts po = {.lateness_ms = 2 * MIN, .ns = "drill/test", .clock = &w->clock.clock};
     char err[256];
-    w->pl =
-        bv_pipeline_new(w->base, w->rs, w->store, &po, bv_book_on_signal, w->book, err, sizeof err);
+    w->pl = bv_pipeline_new(w->rs, w->store, &po, bv_book_on_signal, w->book, err, sizeof err);
     assert_non_null(w->pl);
     bv_book_attach(w->book, w->pl);
     w->ps = bv_pseudo_new("unit-test-key-0123", 18);

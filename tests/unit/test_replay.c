@@ -52,7 +52,7 @@ static void rig_up(rig *r)
     r->store = bv_store_memory_new(r->base);
     bv_pipeline_opts po = {.lateness_ms = 60000, .ns = "drill/t"};
     char err[128];
-    r->pl = bv_pipeline_new(r->base, r->rs, r->store, &po, on_signal, r, err, sizeof err);
+    r->pl = bv_pipeline_new(r->rs, r->store, &po, on_signal, r, err, sizeof err);
     assert_non_null(r->pl);
     r->ps = bv_pseudo_new("replay-test-key-01", 18);
     snprintf(r->dir, sizeof r->dir, "/tmp/bv-replay-XXXXXX");
