@@ -73,7 +73,7 @@ $(BIN): $(CMD_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(LIB_A) $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_A) tests/unit/testutil.h
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_A) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(LIB_A) $(PKG_LIBS) -lcmocka
 

@@ -1,7 +1,10 @@
 /* bench.c: the throughput benchmark behind `make bench`. Measures, on one core and on the same
  * bytes: (a) the codecs' JSON decoding alone, (b) decoding + normalisation + matching with a rule
  * set, the matching itself against the pcre2-only reference path, and (c) the whole replay
- * (bin/blikveld replay --speed max, as a child process, with its peak RSS). Prints a table. */
+ * (bin/blikveld replay --speed max, as a child process, with its peak RSS), and (d) when
+ * BENCH_REDIS names a Redis server, the same replay with the Redis window store against the
+ * memory store, alternating, best of three each, with the Redis commands per 1000 posts from
+ * its summary. Prints a table. */
 #include "codec/codec.h"
 #include "core/buf.h"
 #include "engine/post.h"
@@ -22,6 +25,63 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs `BIN replay --speed max --rules RULES PATH [--redis URL]`; its seconds and peak RSS, and
+ * with a Redis URL the commands per 1000 posts its summary reports. 0 or -1. */
+static int run_replay(const char *bin, const char *rules, const char *path, const char *redis,
+                      double *secs, long *rss, double *cmds_per_k)
+{
+    char errpath[] = "/tmp/bv-bench-XXXXXX";
+    int efd = mkstemp(errpath);
+    if (efd < 0) {
+        return -1;
+    }
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stdout) == NULL || dup2(efd, 2) < 0) {
+            _exit(127);
+        }
+        if (redis) {
+            execl(bin, bin, "replay", "--speed", "max", "--rules", rules, "--redis", redis, path,
+                  (char *)NULL);
+        } else {
+            execl(bin, bin, "replay", "--quiet", "--speed", "max", "--rules", rules, path,
+                  (char *)NULL);
+        }
+        _exit(127);
+    }
+    int status = 0;
+    struct rusage ru;
+    int bad = pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
+              WEXITSTATUS(status) != 0;
+    *secs = now_s() - t0;
+    *rss = bad ? 0 : ru.ru_maxrss;
+    if (cmds_per_k) {
+        *cmds_per_k = -1;
+        FILE *f = fdopen(efd, "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f)) {
+            const char *p = strstr(line, "per 1000 posts)");
+            const char *q = strrchr(line, '(');
+            if (p && q && q < p) {
+                *cmds_per_k = strtod(q + 1, NULL);
+            }
+        }
+        if (f) {
+            fclose(f);
+        }
+    } else {
+        close(efd);
+    }
+    unlink(errpath);
+    if (bad) {
+        fprintf(stderr, "bench: replay of %s%s failed (status %d)\n", path,
+                redis ? " with --redis" : "", status);
+        return -1;
+    }
+    return 0;
 }
 
 typedef struct corpus {
@@ -109,26 +169,26 @@ int main(int argc, char **argv)
             cbytes[k] = (size_t)ftell(f);
             fclose(f);
         }
-        t0 = now_s();
-        pid_t pid = fork();
-        if (pid == 0) {
-            if (freopen("/dev/null", "w", stdout) == NULL ||
-                freopen("/dev/null", "w", stderr) == NULL) {
-                _exit(127);
-            }
-            execl(argv[3], argv[3], "replay", "--quiet", "--speed", "max", "--rules", argv[2], path,
-                  (char *)NULL);
-            _exit(127);
-        }
-        int status = 0;
-        struct rusage ru;
-        if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "bench: replay of %s failed (status %d)\n", path, status);
+        if (run_replay(argv[3], argv[2], path, NULL, &t_replay[k], &rss[k], NULL) != 0) {
             return 1;
         }
-        t_replay[k] = now_s() - t0;
-        rss[k] = ru.ru_maxrss;
+    }
+    /* (d) memory store vs Redis store, alternating so both see the same machine state */
+    const char *redis = getenv("BENCH_REDIS");
+    double t_mem = 1e30, t_red = 1e30, cmds_per_k = -1;
+    long rss_red = 0;
+    for (int k = 0; redis && *redis && k < 3; k++) {
+        double t;
+        long r;
+        if (run_replay(argv[3], argv[2], argv[1], NULL, &t, &r, NULL) != 0) {
+            return 1;
+        }
+        t_mem = t < t_mem ? t : t_mem;
+        if (run_replay(argv[3], argv[2], argv[1], redis, &t, &r, &cmds_per_k) != 0) {
+            return 1;
+        }
+        t_red = t < t_red ? t : t_red;
+        rss_red = r;
     }
 
     corpus c;
@@ -216,10 +276,19 @@ int main(int argc, char **argv)
         printf("| %-44s | %10s | %8.1f | %8.3f |\n", "(c') whole replay, second corpus", "-",
                (double)cbytes[1] / t_replay[1] / 1e6, t_replay[1]);
     }
+    if (redis && *redis) {
+        row("(d) whole replay, memory store (best of 3)", t_mem, posts, c.len);
+        row("(d) whole replay, Redis store (best of 3)", t_red, posts, c.len);
+    }
     printf("\nratios (same run):\n");
     printf("  one-pass scan vs pcre2-every-rule: %.1fx faster (target >= 10x)%s\n", t_ref / t_match,
            h1 == h2 ? "" : "  ** HIT COUNTS DIFFER **");
     printf("  whole replay vs decoding alone:    %.2fx (target >= 0.6x)\n", t_decode / t_replay[0]);
+    if (redis && *redis) {
+        printf("  Redis store vs memory store:       %.2fx (target >= 0.9x); %.1f Redis commands "
+               "per 1000 posts; peak RSS with Redis %ld KiB\n",
+               t_mem / t_red, cmds_per_k, rss_red);
+    }
     printf("peak RSS of the replay: %ld KiB", rss[0]);
     if (argc > 4) {
         printf("; with the second corpus (%.1fx the bytes): %ld KiB",

@@ -13,6 +13,8 @@
 #include "engine/pseudo.h"
 #include "engine/rules.h"
 #include "engine/store_memory.h"
+#include "engine/store_redis.h"
+#include "net/redis_url.h"
 #include "source/replay.h"
 
 #include <errno.h>
@@ -25,12 +27,33 @@
 #include <string.h>
 #include <unistd.h>
 
+typedef struct redis_conf {
+    char *url;
+    char *password_env;
+    int64_t flush_ms, timeout_ms, max_pending;
+} redis_conf;
+
 typedef struct replay_conf {
     char *event;
     bv_strlist rules;
     char *state_dir;
     int64_t lateness_ms;
+    redis_conf redis;
 } replay_conf;
+
+static const bv_option redis_table[] = {
+    BV_OPTION("url", BV_OPT_STRING, redis_conf, url, NULL,
+              "redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N]"),
+    BV_OPTION("password_env", BV_OPT_STRING, redis_conf, password_env, NULL,
+              "the environment variable holding the password (keeps it out of the file)"),
+    BV_OPTION_RANGE("flush", BV_OPT_DURATION, redis_conf, flush_ms, "250ms", 1, 60000,
+                    "the longest counts wait before they go to Redis"),
+    BV_OPTION_RANGE("timeout", BV_OPT_DURATION, redis_conf, timeout_ms, "5s", 10, 600000,
+                    "how long connecting or a round may take before the connection is retried"),
+    BV_OPTION_RANGE("max_pending", BV_OPT_INT, redis_conf, max_pending, "1000000", 1, 1000000000,
+                    "author entries and buckets kept while Redis is away"),
+    BV_OPTION_END,
+};
 
 static const bv_option conf_table[] = {
     BV_OPTION("event", BV_OPT_STRING, replay_conf, event, NULL,
@@ -41,6 +64,8 @@ static const bv_option conf_table[] = {
               "cursors, offsets, pseudonym key (default $XDG_STATE_HOME/blikveld)"),
     BV_OPTION_RANGE("lateness", BV_OPT_DURATION, replay_conf, lateness_ms, "2m", 0, 86400000,
                     "how late a post may arrive and still count in its window"),
+    BV_OPTION_SECTION("redis", replay_conf, redis, redis_table,
+                      "count in Redis, shared with other processes (default: in memory)"),
     BV_OPTION_IGNORE("sources", "live sources: read by `blikveld run`"),
     BV_OPTION_IGNORE("record", "recording of live posts: read by `blikveld run`"),
     BV_OPTION_END,
@@ -48,6 +73,7 @@ static const bv_option conf_table[] = {
 
 typedef struct drill {
     struct event_base *base;
+    int drained;
     bv_sink *sinks[2];
     size_t nsinks;
     bv_book *book;
@@ -74,6 +100,10 @@ static void usage(FILE *out)
             "  -a, --alerts FILE    also write the alerts (JSON lines) to FILE\n"
             "  -e, --errors FILE    list skipped lines as FILE:LINE: reason\n"
             "  -l, --lateness DUR   how late a post may be and still count (default 2m)\n"
+            "      --redis URL      count in Redis (redis://[:PASSWORD@]HOST[:PORT][/DB] or\n"
+            "                       unix:PATH), shared with other processes of the same run\n"
+            "      --run NAME       the drill run's name: processes replaying parts of one drill\n"
+            "                       into one Redis pass the same NAME (default: a new one)\n"
             "      --state-dir DIR  where the pseudonym key lives (default\n"
             "                       $XDG_STATE_HOME/blikveld, or ~/.local/state/blikveld)\n"
             "      --max-line BYTES longest line accepted (default 1048576)\n"
@@ -110,6 +140,15 @@ static void on_done(void *arg, int err)
     d->err = err;
 }
 
+static void on_drained(void *arg, int err)
+{
+    drill *d = arg;
+    d->drained = 1;
+    if (err) {
+        d->err = err;
+    }
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
@@ -119,9 +158,50 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
+static void print_store(const bv_store_stats *ss, const char *where, const char *ns,
+                        uint64_t posts)
+{
+    if (ss->state == NULL) {
+        fprintf(stderr, "  store           memory: %llu series, %llu buckets, %llu author entries",
+                (unsigned long long)ss->series, (unsigned long long)ss->buckets,
+                (unsigned long long)ss->author_entries);
+        if (ss->dropped_old) {
+            fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
+        }
+        fputc('\n', stderr);
+        return;
+    }
+    fprintf(stderr, "  store           redis %s, keys under bv:{%s/RULE}\n", where, ns);
+    fprintf(stderr, "    connection    %s, %llu reconnects, %llu errors\n", ss->state,
+            (unsigned long long)ss->reconnects, (unsigned long long)ss->errors);
+    fprintf(stderr, "    pending       %llu deltas now, %llu at most", (unsigned long long)ss->pending,
+            (unsigned long long)ss->pending_peak);
+    if (ss->dropped_pending) {
+        fprintf(stderr, ", %llu DROPPED past max_pending", (unsigned long long)ss->dropped_pending);
+    }
+    fputc('\n', stderr);
+    fprintf(stderr, "    rounds        %llu, flush latency avg %.1f ms, max %.1f ms, last %.1f ms\n",
+            (unsigned long long)ss->flushes, ss->flush_ms_avg, ss->flush_ms_max, ss->flush_ms_last);
+    if (ss->waits) {
+        fprintf(stderr, "    shared        other processes count here too: reads waited %llu times "
+                "for their counts\n", (unsigned long long)ss->waits);
+    }
+    fprintf(stderr, "    commands      %llu (%.1f per 1000 posts)\n",
+            (unsigned long long)ss->commands,
+            posts ? (double)ss->commands * 1000.0 / (double)posts : 0.0);
+    fprintf(stderr, "    windows       %llu series, %llu buckets, %llu author registers",
+            (unsigned long long)ss->series, (unsigned long long)ss->buckets,
+            (unsigned long long)ss->author_entries);
+    if (ss->dropped_old) {
+        fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
+    }
+    fputc('\n', stderr);
+}
+
 static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
                           const bv_pipeline_stats *ps, const bv_book_stats *bs,
-                          const bv_store_stats *ss, const drill *d, int64_t elapsed_ms)
+                          const bv_store_stats *ss, const drill *d, int64_t elapsed_ms,
+                          const char *where, const char *ns)
 {
     char t1[BV_TIME_ISO_LEN], t2[BV_TIME_ISO_LEN];
     uint64_t posts = 0, deletes = 0, skipped = 0;
@@ -179,13 +259,7 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
         fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
     }
     fputc('\n', stderr);
-    fprintf(stderr, "  store           memory: %llu series, %llu buckets, %llu author entries",
-            (unsigned long long)ss->series, (unsigned long long)ss->buckets,
-            (unsigned long long)ss->author_entries);
-    if (ss->dropped_old) {
-        fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
-    }
-    fputc('\n', stderr);
+    print_store(ss, where, ns, posts);
     if (d->sink_failures) {
         fprintf(stderr, "  alert output    %llu writes FAILED\n",
                 (unsigned long long)d->sink_failures);
@@ -220,7 +294,22 @@ static char *name_from_path(const char *path)
     return strndup(b, n);
 }
 
-enum { OPT_STATE_DIR = 1000, OPT_MAX_LINE };
+/* Names that go into store keys: no braces (hash tags), no spaces, nothing odd. */
+static int name_ok(const char *s)
+{
+    if (*s == '\0' || strlen(s) > 100) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+enum { OPT_STATE_DIR = 1000, OPT_MAX_LINE, OPT_REDIS, OPT_RUN };
 
 int bv_cmd_replay(int argc, char **argv)
 {
@@ -235,6 +324,8 @@ int bv_cmd_replay(int argc, char **argv)
         {"lateness", required_argument, NULL, 'l'},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"run", required_argument, NULL, OPT_RUN},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -242,7 +333,11 @@ int bv_cmd_replay(int argc, char **argv)
     replay_conf conf;
     memset(&conf, 0, sizeof conf);
     const char *config = NULL, *event = NULL, *alerts_path = NULL, *errors_path = NULL;
-    const char *state_dir = NULL, *lateness = NULL;
+    const char *state_dir = NULL, *lateness = NULL, *redis_url = NULL, *run = NULL;
+    bv_redis_addr raddr;
+    memset(&raddr, 0, sizeof raddr);
+    char where[BV_REDIS_ADDR_FMT_MAX] = "";
+    char *key_ns = NULL;
     const char **rules = calloc((size_t)argc + 1, sizeof *rules);
     size_t nrules = 0;
     double speed = 0;
@@ -316,6 +411,19 @@ int bv_cmd_replay(int argc, char **argv)
         case OPT_STATE_DIR:
             state_dir = optarg;
             break;
+        case OPT_REDIS:
+            redis_url = optarg;
+            break;
+        case OPT_RUN:
+            if (!name_ok(optarg)) {
+                fprintf(stderr,
+                        "blikveld replay: --run takes a name of letters, digits, '-', '_' and "
+                        "'.', not '%s'\n",
+                        optarg);
+                goto usage_error;
+            }
+            run = optarg;
+            break;
         case OPT_MAX_LINE: {
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -351,6 +459,20 @@ int bv_cmd_replay(int argc, char **argv)
         }
     } else {
         conf.lateness_ms = 120000;
+        conf.redis.flush_ms = 250;
+        conf.redis.timeout_ms = 5000;
+        conf.redis.max_pending = 1000000;
+    }
+    if (redis_url == NULL) {
+        redis_url = conf.redis.url;
+    }
+    if (redis_url && bv_redis_url_parse(redis_url, strlen(redis_url), &raddr, errstr,
+                                        sizeof errstr) != 0) {
+        fprintf(stderr, "blikveld replay: --redis: %s\n", errstr);
+        goto usage_error;
+    }
+    if (redis_url) {
+        bv_redis_addr_format(&raddr, where, sizeof where);
     }
     if (lateness && bv_duration_parse(lateness, strlen(lateness), &conf.lateness_ms) != 0) {
         fprintf(stderr, "blikveld replay: --lateness takes a duration like 2m or 30s, not '%s'\n",
@@ -376,6 +498,13 @@ int bv_cmd_replay(int argc, char **argv)
                           : default_state_dir();
     if (event_name == NULL || sd == NULL) {
         goto out;
+    }
+    if (!name_ok(event_name)) {
+        fprintf(stderr,
+                "blikveld replay: the event's name '%s' may hold only letters, digits, '-', '_' "
+                "and '.' (give --event NAME)\n",
+                event_name);
+        goto usage_error;
     }
 
     if (bv_rules_load(&rs, rules, nrules, &diag) != 0) {
@@ -406,17 +535,63 @@ int bv_cmd_replay(int argc, char **argv)
             goto out;
         }
     }
-    /* a drill has a namespace of its own: it never touches a live event's windows or claims */
+    /* a drill has a namespace of its own: it never touches a live event's windows or claims.
+     * Alert ids come from "drill/EVENT" (the same recording gives the same ids); in Redis, each
+     * drill run counts under "drill/EVENT/RUN" of its own */
     size_t nslen = strlen(event_name) + 8;
     ns = malloc(nslen);
-    store = bv_store_memory_new(d.base);
-    if (ns == NULL || store == NULL || d.sinks[0] == NULL || d.sinks[d.nsinks - 1] == NULL) {
+    key_ns = malloc(nslen + 128);
+    if (ns == NULL || key_ns == NULL || d.sinks[0] == NULL || d.sinks[d.nsinks - 1] == NULL) {
         goto out;
     }
     snprintf(ns, nslen, "drill/%s", event_name);
-    bv_book_opts bo = {.event = event_name, .ns = ns, .drill = 1};
+    if (redis_url) {
+        char fresh[64];
+        if (run == NULL) {
+            char t[BV_TIME_ISO_LEN];
+            bv_time_format_iso8601(bv_now_ms(bv_clock_system()), t);
+            size_t o = 0;
+            for (size_t i = 0; t[i] && o + 1 < sizeof fresh; i++) {
+                if (t[i] != '-' && t[i] != ':' && t[i] != '.') {
+                    fresh[o++] = t[i];
+                }
+            }
+            snprintf(fresh + o, sizeof fresh - o, "-%ld", (long)getpid());
+            run = fresh;
+        }
+        snprintf(key_ns, nslen + 128, "%s/%s", ns, run);
+        const char *pw = NULL;
+        if (conf.redis.password_env) {
+            pw = getenv(conf.redis.password_env);
+            if (pw == NULL) {
+                fprintf(stderr, "blikveld replay: redis.password_env names %s, which is not set\n",
+                        conf.redis.password_env);
+                goto out;
+            }
+        }
+        bv_store_redis_opts so = {
+            .addr = &raddr,
+            .password = pw,
+            .flush_ms = conf.redis.flush_ms,
+            .timeout_ms = conf.redis.timeout_ms,
+            .max_pending = (uint64_t)conf.redis.max_pending,
+        };
+        store = bv_store_redis_new(d.base, &so, errstr, sizeof errstr);
+        if (store == NULL) {
+            fprintf(stderr, "blikveld replay: redis: %s\n", errstr);
+            goto out;
+        }
+    } else {
+        snprintf(key_ns, nslen + 128, "%s", ns);
+        store = bv_store_memory_new(d.base);
+        if (store == NULL) {
+            goto out;
+        }
+    }
+    bv_book_opts bo = {.event = event_name, .ns = ns, .claim_ns = key_ns, .drill = 1};
     d.book = bv_book_new(rs, store, &bo, on_alert, &d);
-    bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms, .ns = ns, .clock = bv_clock_system()};
+    bv_pipeline_opts po = {
+        .lateness_ms = conf.lateness_ms, .ns = key_ns, .clock = bv_clock_system()};
     pl = d.book ? bv_pipeline_new(rs, store, &po, bv_book_on_signal, d.book, errstr, sizeof errstr)
                 : NULL;
     if (pl == NULL) {
@@ -450,6 +625,14 @@ int bv_cmd_replay(int argc, char **argv)
             break;
         }
     }
+    /* every count and claim in the store before the end (a shared store waits out outages) */
+    if (!d.err && bv_store_drain(store, on_drained, &d) == 0) {
+        while (!d.err && !d.drained) {
+            if (event_base_loop(d.base, EVLOOP_ONCE) < 0) {
+                break;
+            }
+        }
+    }
     if (!quiet) {
         bv_replay_stats rst;
         bv_pipeline_stats ps;
@@ -459,7 +642,17 @@ int bv_cmd_replay(int argc, char **argv)
         bv_replay_stats_get(rp, &rst);
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(d.book, &bs);
-        print_summary(rs, &rst, &ps, &bs, &ss, &d, rst.ended_mono - rst.started_mono);
+        int64_t ended = rst.ended_mono ? rst.ended_mono : bv_mono_ms(bv_clock_system());
+        print_summary(rs, &rst, &ps, &bs, &ss, &d, ended - rst.started_mono, where,
+                      key_ns);
+    }
+    if (redis_url) {
+        bv_store_stats ss;
+        bv_store_stats_get(store, &ss);
+        if (ss.pending) {
+            fprintf(stderr, "blikveld replay: %llu deltas were not written to Redis (%s)\n",
+                    (unsigned long long)ss.pending, ss.state);
+        }
     }
     rc = d.err || d.sink_failures ? 1 : 0;
     goto out;
@@ -496,6 +689,8 @@ out:
     free(event_name);
     free(sd);
     free(ns);
+    free(key_ns);
+    bv_redis_addr_free(&raddr);
     free(rules);
     return rc;
 }

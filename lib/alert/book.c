@@ -16,6 +16,8 @@ typedef struct episode {
 typedef struct pending {
     bv_book *book;
     bv_alert *alert;
+    uint32_t rule;
+    bv_claim_kind kind;
     struct pending *next, *prev;
 } pending;
 
@@ -23,7 +25,7 @@ struct bv_book {
     const bv_ruleset *rs;
     bv_store *store;
     bv_pipeline *pl;
-    char *event, *ns;
+    char *event, *ns, *claim_ns;
     int drill;
     bv_book_emit_cb *emit;
     void *arg;
@@ -34,7 +36,7 @@ struct bv_book {
     bv_book_stats st;
 };
 
-static void on_claim(void *arg, int err, int claimed)
+static void on_claim(void *arg, int err, int claimed, const char *winner)
 {
     pending *p = arg;
     bv_book *b = p->book;
@@ -59,13 +61,19 @@ static void on_claim(void *arg, int err, int claimed)
             b->emit(b->arg, p->alert);
         } else {
             b->st.lost_claims++;
+            episode *ep = &b->eps[p->rule];
+            if (p->kind == BV_CLAIM_FIRE && winner && ep->firing &&
+                strcmp(ep->id, p->alert->id) == 0 && strlen(winner) < sizeof ep->id) {
+                /* another process fired this episode first: resolve it under that id */
+                memcpy(ep->id, winner, strlen(winner) + 1);
+            }
         }
     }
     bv_alert_free(p->alert);
     free(p);
 }
 
-static void claim_and_emit(bv_book *b, bv_alert *a, const char *claim_id)
+static void claim_and_emit(bv_book *b, bv_alert *a, uint32_t rule, bv_claim_kind kind)
 {
     pending *p = calloc(1, sizeof *p);
     if (p == NULL) {
@@ -75,15 +83,19 @@ static void claim_and_emit(bv_book *b, bv_alert *a, const char *claim_id)
     }
     p->book = b;
     p->alert = a;
+    p->rule = rule;
+    p->kind = kind;
     p->next = b->pend;
     if (b->pend) {
         b->pend->prev = p;
     }
     b->pend = p;
     b->npend++;
+    char scope[512];
+    snprintf(scope, sizeof scope, "%s/%s", b->claim_ns, bv_rules_get(b->rs, rule)->id);
     /* claims live a day: longer than any cooldown a team sets for one event */
-    if (bv_store_claim(b->store, claim_id, 86400000, on_claim, p) != 0) {
-        on_claim(p, BV_ERR, 0);
+    if (bv_store_claim(b->store, scope, a->id, kind, 86400000, on_claim, p) != 0) {
+        on_claim(p, BV_ERR, 0, NULL);
     }
 }
 
@@ -112,7 +124,7 @@ void bv_book_on_signal(void *arg, const bv_signal *s)
             bv_log(BV_LOG_ERROR, "alerts", "out of memory building alert %s", ep->id);
             return;
         }
-        claim_and_emit(b, a, ep->id);
+        claim_and_emit(b, a, s->rule, BV_CLAIM_FIRE);
     } else if (ep->firing && s->final && !s->any_holds) {
         ep->firing = 0;
         b->st.resolved++;
@@ -125,9 +137,7 @@ void bv_book_on_signal(void *arg, const bv_signal *s)
             return;
         }
         a->since_ms = ep->fired_at;
-        char claim[48];
-        snprintf(claim, sizeof claim, "%s:resolved", ep->id);
-        claim_and_emit(b, a, claim);
+        claim_and_emit(b, a, s->rule, BV_CLAIM_RESOLVE);
     }
 }
 
@@ -144,10 +154,11 @@ bv_book *bv_book_new(const bv_ruleset *rs, bv_store *store, const bv_book_opts *
     b->eps = calloc(b->nrules ? b->nrules : 1, sizeof *b->eps);
     b->event = strdup(opts->event ? opts->event : "");
     b->ns = strdup(opts->ns ? opts->ns : "");
+    b->claim_ns = strdup(opts->claim_ns ? opts->claim_ns : b->ns ? b->ns : "");
     b->drill = opts->drill;
     b->emit = emit;
     b->arg = arg;
-    if (!b->eps || !b->event || !b->ns) {
+    if (!b->eps || !b->event || !b->ns || !b->claim_ns) {
         goto fail;
     }
     return b;
@@ -187,5 +198,6 @@ void bv_book_free(bv_book *b)
     free(b->eps);
     free(b->event);
     free(b->ns);
+    free(b->claim_ns);
     free(b);
 }

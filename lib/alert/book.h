@@ -1,5 +1,6 @@
 /* book.h: the alert book owns each rule's episode: signals from the pipeline become a `firing`
- * alert (once per episode, claimed in the store so that one process of many sends it), then a
+ * alert (once per episode, claimed in the store so that one process of many sends it; a process
+ * that loses the claim adopts the winner's id for the episode), then a
  * `resolved` one when, on a final bucket, none of its detectors holds any more (a rule that
  * fires when all its detectors hold stays firing while any of them does). A new episode fires no
  * sooner than the rule's cooldown after the previous one fired. Alert ids are derived from
@@ -18,7 +19,8 @@ typedef void bv_book_emit_cb(void *arg, const bv_alert *a);
 
 typedef struct bv_book_opts {
     const char *event; /* the event's name, shown in alerts */
-    const char *ns;    /* namespace of ids and claims: "live/EVENT" or "drill/EVENT" */
+    const char *ns;       /* namespace of ids: "live/EVENT" or "drill/EVENT" */
+    const char *claim_ns; /* namespace of claims in the store (default ns): a drill run's own */
     int drill;         /* alerts are drills */
 } bv_book_opts;
 

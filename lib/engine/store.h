@@ -27,7 +27,12 @@ typedef struct bv_series_read {
 } bv_series_read;
 
 typedef void bv_store_read_cb(void *arg, int err, const bv_series_read *r);
-typedef void bv_store_claim_cb(void *arg, int err, int claimed);
+/* won: this claimant sends the alert. winner: the id the scope's episode goes by now (borrowed;
+ * NULL on error): a process that lost a `fire` claim adopts it for the episode. */
+typedef void bv_store_claim_cb(void *arg, int err, int won, const char *winner);
+typedef void bv_store_done_cb(void *arg, int err);
+
+typedef enum { BV_CLAIM_FIRE, BV_CLAIM_RESOLVE } bv_claim_kind;
 
 typedef struct bv_store_stats {
     uint64_t series;
@@ -35,6 +40,17 @@ typedef struct bv_store_stats {
     uint64_t author_entries; /* author-set entries held now */
     uint64_t reads, claims, adds;
     uint64_t dropped_old; /* adds for buckets older than the series keeps */
+    /* shared stores only (zero for the memory store): */
+    const char *state;        /* "connected", "connecting", "down"; NULL when not shared */
+    uint64_t pending;         /* deltas (bucket counts, author entries) not yet acknowledged */
+    uint64_t pending_peak;    /* the most that were pending at once */
+    uint64_t dropped_pending; /* deltas dropped past the pending bound */
+    uint64_t reconnects;      /* connections made after the first */
+    uint64_t commands;        /* commands sent */
+    uint64_t flushes;         /* flush rounds acknowledged */
+    uint64_t errors;          /* failed connections, timeouts, error replies */
+    uint64_t waits;           /* times reads waited for other processes' counts */
+    double flush_ms_last, flush_ms_max, flush_ms_avg; /* send to last reply of a round */
 } bv_store_stats;
 
 typedef struct bv_store_ops {
@@ -44,7 +60,9 @@ typedef struct bv_store_ops {
     int (*add)(bv_store *st, uint32_t series, int64_t t_ms, uint32_t n, const uint8_t *author);
     int (*read)(bv_store *st, uint32_t series, int64_t from_ms, size_t nbuckets,
                 size_t author_group, bv_store_read_cb *cb, void *arg);
-    int (*claim)(bv_store *st, const char *id, int64_t ttl_ms, bv_store_claim_cb *cb, void *arg);
+    int (*claim)(bv_store *st, const char *scope, const char *id, bv_claim_kind kind,
+                 int64_t ttl_ms, bv_store_claim_cb *cb, void *arg);
+    int (*drain)(bv_store *st, bv_store_done_cb *cb, void *arg);
     void (*stats)(bv_store *st, bv_store_stats *out);
     void (*free)(bv_store *st);
 } bv_store_ops;
@@ -74,12 +92,23 @@ static inline int bv_store_read(bv_store *st, uint32_t series, int64_t from_ms, 
 {
     return st->ops->read(st, series, from_ms, nbuckets, author_group, cb, arg);
 }
-/* Claims the right to fire alert `id` (one claimant wins across all processes sharing the
- * store). Asynchronous: claimed is 1 for the winner, 0 for everyone else. */
-static inline int bv_store_claim(bv_store *st, const char *id, int64_t ttl_ms,
-                                 bv_store_claim_cb *cb, void *arg)
+/* The claim to send an alert for an episode of one rule, decided once across every process
+ * sharing the store. scope names the rule ("NS/RULE"), id is the caller's alert id for the
+ * episode. BV_CLAIM_FIRE is won when no episode of the scope is firing (it now fires as id);
+ * otherwise lost, and winner names the episode that is (the caller adopts that id).
+ * BV_CLAIM_RESOLVE is won when the scope fires as id (it is now resolved), lost otherwise.
+ * A claim repeated by its winner (after a lost reply) is won again. Asynchronous. */
+static inline int bv_store_claim(bv_store *st, const char *scope, const char *id,
+                                 bv_claim_kind kind, int64_t ttl_ms, bv_store_claim_cb *cb,
+                                 void *arg)
 {
-    return st->ops->claim(st, id, ttl_ms, cb, arg);
+    return st->ops->claim(st, scope, id, kind, ttl_ms, cb, arg);
+}
+/* cb runs once everything added and claimed before the call is acknowledged by the store
+ * (a shared store flushes now, and waits through outages), or with BV_EAGAIN at teardown. */
+static inline int bv_store_drain(bv_store *st, bv_store_done_cb *cb, void *arg)
+{
+    return st->ops->drain(st, cb, arg);
 }
 static inline void bv_store_stats_get(bv_store *st, bv_store_stats *out)
 {

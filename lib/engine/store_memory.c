@@ -38,7 +38,14 @@ typedef struct series {
     int win_valid;
 } series;
 
-typedef enum { OP_READ, OP_CLAIM } op_kind;
+typedef enum { OP_READ, OP_CLAIM, OP_DRAIN } op_kind;
+
+/* A rule's episode claim: the id it fires or last resolved as. */
+typedef struct claim {
+    char *scope;
+    char *id;
+    int firing;
+} claim;
 
 typedef struct op {
     struct op *next;
@@ -49,8 +56,10 @@ typedef struct op {
     size_t group;
     bv_store_read_cb *read_cb;
     bv_store_claim_cb *claim_cb;
+    bv_store_done_cb *done_cb;
     void *arg;
-    char *claim_id;
+    char *claim_scope, *claim_id;
+    bv_claim_kind claim_kind;
 } op;
 
 typedef struct mem_store {
@@ -60,7 +69,7 @@ typedef struct mem_store {
     size_t nseries, capseries;
     op *head, *tail; /* pending answers, FIFO */
     op *spare;       /* answered ops, reused: a read per matching post must not cost a malloc */
-    char **claims;
+    claim *claims;
     size_t nclaims, capclaims;
     aset tmp;         /* scratch for unions */
     uint64_t *counts; /* scratch for read answers */
@@ -287,7 +296,8 @@ static op *op_new(mem_store *ms)
 static void op_done(mem_store *ms, op *o)
 {
     free(o->claim_id);
-    o->claim_id = NULL;
+    free(o->claim_scope);
+    o->claim_id = o->claim_scope = NULL;
     o->next = ms->spare;
     ms->spare = o;
 }
@@ -331,7 +341,8 @@ static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets
     return enqueue(ms, o);
 }
 
-static int mem_claim(bv_store *st, const char *id, int64_t ttl_ms, bv_store_claim_cb *cb, void *arg)
+static int mem_claim(bv_store *st, const char *scope, const char *id, bv_claim_kind kind,
+                     int64_t ttl_ms, bv_store_claim_cb *cb, void *arg)
 {
     mem_store *ms = (mem_store *)st;
     (void)ttl_ms; /* one process: claims live as long as the store */
@@ -339,14 +350,36 @@ static int mem_claim(bv_store *st, const char *id, int64_t ttl_ms, bv_store_clai
         return BV_EAGAIN;
     }
     op *o = op_new(ms);
-    if (o == NULL || (o->claim_id = strdup(id)) == NULL) {
-        free(o);
+    if (o == NULL) {
+        return BV_ENOMEM;
+    }
+    o->claim_id = strdup(id);
+    o->claim_scope = strdup(scope);
+    if (o->claim_id == NULL || o->claim_scope == NULL) {
+        op_done(ms, o);
         return BV_ENOMEM;
     }
     o->kind = OP_CLAIM;
+    o->claim_kind = kind;
     o->claim_cb = cb;
     o->arg = arg;
     ms->st.claims++;
+    return enqueue(ms, o);
+}
+
+static int mem_drain(bv_store *st, bv_store_done_cb *cb, void *arg)
+{
+    mem_store *ms = (mem_store *)st;
+    if (ms->closing) {
+        return BV_EAGAIN;
+    }
+    op *o = op_new(ms);
+    if (o == NULL) {
+        return BV_ENOMEM;
+    }
+    o->kind = OP_DRAIN;
+    o->done_cb = cb;
+    o->arg = arg;
     return enqueue(ms, o);
 }
 
@@ -427,27 +460,45 @@ static void answer_read(mem_store *ms, op *o)
     o->read_cb(o->arg, BV_OK, &r);
 }
 
+/* The episode state machine of store.h, for one process (or several books on one store). */
 static void answer_claim(mem_store *ms, op *o)
 {
-    for (size_t i = 0; i < ms->nclaims; i++) {
-        if (strcmp(ms->claims[i], o->claim_id) == 0) {
-            o->claim_cb(o->arg, BV_OK, 0);
-            return;
+    claim *c = NULL;
+    for (size_t i = 0; i < ms->nclaims && c == NULL; i++) {
+        if (strcmp(ms->claims[i].scope, o->claim_scope) == 0) {
+            c = &ms->claims[i];
         }
     }
-    if (ms->nclaims == ms->capclaims) {
-        size_t ncap = ms->capclaims ? ms->capclaims * 2 : 16;
-        char **nc = realloc(ms->claims, ncap * sizeof *nc);
-        if (nc == NULL) {
-            o->claim_cb(o->arg, BV_ENOMEM, 0);
-            return;
+    if (c == NULL) {
+        if (ms->nclaims == ms->capclaims) {
+            size_t ncap = ms->capclaims ? ms->capclaims * 2 : 16;
+            claim *nc = realloc(ms->claims, ncap * sizeof *nc);
+            if (nc == NULL) {
+                o->claim_cb(o->arg, BV_ENOMEM, 0, NULL);
+                return;
+            }
+            ms->claims = nc;
+            ms->capclaims = ncap;
         }
-        ms->claims = nc;
-        ms->capclaims = ncap;
+        c = &ms->claims[ms->nclaims++];
+        c->scope = o->claim_scope;
+        c->id = NULL;
+        c->firing = 0;
+        o->claim_scope = NULL;
     }
-    ms->claims[ms->nclaims++] = o->claim_id;
-    o->claim_id = NULL;
-    o->claim_cb(o->arg, BV_OK, 1);
+    int won;
+    if (o->claim_kind == BV_CLAIM_FIRE) {
+        won = !c->firing;
+    } else {
+        won = c->firing && strcmp(c->id, o->claim_id) == 0;
+    }
+    if (won) {
+        free(c->id);
+        c->id = o->claim_id;
+        o->claim_id = NULL;
+        c->firing = o->claim_kind == BV_CLAIM_FIRE;
+    }
+    o->claim_cb(o->arg, BV_OK, won, c->id ? c->id : o->claim_id);
 }
 
 /* Runs the answers queued before this turn; answers queued by callbacks wait for the next one. */
@@ -462,8 +513,10 @@ static void on_turn(evutil_socket_t fd, short what, void *arg)
         op *next = o->next;
         if (o->kind == OP_READ) {
             answer_read(ms, o);
-        } else {
+        } else if (o->kind == OP_CLAIM) {
             answer_claim(ms, o);
+        } else {
+            o->done_cb(o->arg, BV_OK);
         }
         op_done(ms, o);
         o = next;
@@ -485,10 +538,13 @@ static void mem_free(bv_store *st)
         op *next = o->next;
         if (o->kind == OP_READ) {
             o->read_cb(o->arg, BV_EAGAIN, NULL);
+        } else if (o->kind == OP_CLAIM) {
+            o->claim_cb(o->arg, BV_EAGAIN, 0, NULL);
         } else {
-            o->claim_cb(o->arg, BV_EAGAIN, 0);
+            o->done_cb(o->arg, BV_EAGAIN);
         }
         free(o->claim_id);
+        free(o->claim_scope);
         free(o);
         o = next;
     }
@@ -507,7 +563,8 @@ static void mem_free(bv_store *st)
     }
     free(ms->series);
     for (size_t i = 0; i < ms->nclaims; i++) {
-        free(ms->claims[i]);
+        free(ms->claims[i].scope);
+        free(ms->claims[i].id);
     }
     free(ms->claims);
     aset_free(&ms->tmp);
@@ -520,7 +577,7 @@ static void mem_free(bv_store *st)
 }
 
 static const bv_store_ops memory_ops = {
-    "memory", mem_series, mem_add, mem_read, mem_claim, mem_stats, mem_free,
+    "memory", mem_series, mem_add, mem_read, mem_claim, mem_drain, mem_stats, mem_free,
 };
 
 bv_store *bv_store_memory_new(struct event_base *base)

@@ -16,7 +16,10 @@
 #include <unistd.h>
 
 #define CHUNK 65536
-#define BATCH 256 /* posts per loop turn, so timers (progress, store) get their turn */
+/* Posts between yields: then the replay continues on a zero timer, after the loop has polled
+ * sockets and run timers (progress, the store's connection). event_active alone would not do:
+ * libevent runs callbacks activated while it runs callbacks in the same turn, never polling. */
+#define BATCH 256
 
 typedef struct input {
     char *path;
@@ -38,7 +41,9 @@ struct bv_replay {
     bv_pipeline *pl;
     input *in;
     size_t nin;
-    struct event *cont;     /* continue on the next turn */
+    struct event *cont;     /* continue at once (after the pipeline answered) */
+    struct event *yield;    /* continue on the next turn, after polling */
+    int since_yield;        /* posts pushed since the last yield */
     struct event *pace;     /* wait until the next post is due */
     struct event *progress; /* progress line every second */
     bv_replay_done_cb *done;
@@ -178,7 +183,8 @@ static void step(bv_replay *r)
     if (r->waiting || r->finished || r->finishing) {
         return;
     }
-    for (int batch = 0; batch < BATCH; batch++) {
+    while (r->since_yield < BATCH) {
+        r->since_yield++;
         input *best = NULL;
         for (size_t i = 0; i < r->nin; i++) {
             input *in = &r->in[i];
@@ -227,7 +233,8 @@ static void step(bv_replay *r)
             bv_log(BV_LOG_ERROR, "replay", "pipeline: %s", bv_strerror(rc));
         }
     }
-    event_active(r->cont, EV_TIMEOUT, 0);
+    r->since_yield = 0;
+    event_add(r->yield, &(struct timeval){0, 0});
 }
 
 static void on_progress(evutil_socket_t fd, short what, void *arg)
@@ -311,8 +318,9 @@ bv_replay *bv_replay_new(struct event_base *base, const bv_replay_opts *opts,
     r->in = calloc(opts->npaths ? opts->npaths : 1, sizeof *r->in);
     r->cont = event_new(base, -1, 0, on_cont, r);
     r->pace = evtimer_new(base, on_cont, r);
+    r->yield = evtimer_new(base, on_cont, r);
     r->progress = event_new(base, -1, EV_PERSIST, on_progress, r);
-    if (!r->readbuf || !r->in || !r->cont || !r->pace || !r->progress) {
+    if (!r->readbuf || !r->in || !r->cont || !r->pace || !r->yield || !r->progress) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;
     }
@@ -374,6 +382,9 @@ void bv_replay_free(bv_replay *r)
         free(in->path);
     }
     free(r->in);
+    if (r->yield) {
+        event_free(r->yield);
+    }
     if (r->cont) {
         event_free(r->cont);
     }

@@ -19,19 +19,20 @@ static const char rules_yaml[] = "rules:\n"
                                  "      - {type: threshold, window: 5m, bucket: 1m, count: 1}\n";
 
 static int emitted[2];
+static char last_id[2][33];
 
 static void emit0(void *arg, const bv_alert *a)
 {
     (void)arg;
-    (void)a;
     emitted[0]++;
+    memcpy(last_id[0], a->id, sizeof last_id[0]);
 }
 
 static void emit1(void *arg, const bv_alert *a)
 {
     (void)arg;
-    (void)a;
     emitted[1]++;
+    memcpy(last_id[1], a->id, sizeof last_id[1]);
 }
 
 static bv_signal make_signal(const bv_ruleset *rs, int holds, int final, int64_t at,
@@ -117,6 +118,46 @@ static void test_two_books_one_store(void **state)
     event_base_free(base);
 }
 
+/* Two processes that see the episode start in different buckets: the one that loses the claim
+ * adopts the winner's id, so whichever resolves first sends one resolved alert, under that id. */
+static void test_episode_adopted(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    bv_ruleset *rs;
+    bv_diag diag;
+    assert_int_equal(bv_rules_load_buffer(&rs, "t", rules_yaml, strlen(rules_yaml), &diag), 0);
+    bv_store *st = bv_store_memory_new(base);
+    bv_book_opts bo = {.event = "e", .ns = "drill/e", .claim_ns = "drill/e/run1", .drill = 1};
+    bv_book *b0 = bv_book_new(rs, st, &bo, emit0, NULL);
+    bv_book *b1 = bv_book_new(rs, st, &bo, emit1, NULL);
+    emitted[0] = emitted[1] = 0;
+    bv_det_eval ev;
+    bv_signal s0 = make_signal(rs, 1, 0, 1781287205000, &ev);
+    bv_book_on_signal(b0, &s0);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    bv_signal s1 = make_signal(rs, 1, 0, 1781287265000, &ev); /* a bucket later */
+    bv_book_on_signal(b1, &s1);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(emitted[0], 1);
+    assert_int_equal(emitted[1], 0);
+    char fired[33];
+    memcpy(fired, last_id[0], sizeof fired);
+    bv_signal r = make_signal(rs, 0, 1, 1781287560000, &ev);
+    bv_book_on_signal(b1, &r); /* the loser resolves first */
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    bv_book_on_signal(b0, &r);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(emitted[1], 1);
+    assert_int_equal(emitted[0], 1);
+    assert_string_equal(last_id[1], fired); /* under the id that fired */
+    bv_book_free(b0);
+    bv_book_free(b1);
+    bv_store_free(st);
+    bv_rules_free(rs);
+    event_base_free(base);
+}
+
 static void test_stream_sink(void **state)
 {
     (void)state;
@@ -176,6 +217,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_two_books_one_store),
+        cmocka_unit_test(test_episode_adopted),
         cmocka_unit_test(test_stream_sink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,6 +10,7 @@
 
 typedef struct got {
     int calls, err, claimed;
+    char winner[64];
     uint64_t counts[16];
     size_t n;
     uint64_t authors[64];
@@ -33,12 +34,20 @@ static void read_cb(void *arg, int err, const bv_series_read *r)
     }
 }
 
-static void claim_cb(void *arg, int err, int claimed)
+static void claim_cb(void *arg, int err, int claimed, const char *winner)
 {
     got *g = arg;
     g->calls++;
     g->err = err;
     g->claimed = claimed;
+    snprintf(g->winner, sizeof g->winner, "%s", winner ? winner : "");
+}
+
+static void done_cb(void *arg, int err)
+{
+    got *g = arg;
+    g->calls++;
+    g->err = err;
 }
 
 static void author(uint8_t a[BV_PSEUDO_LEN], int k)
@@ -134,15 +143,34 @@ static void test_claims_and_teardown(void **state)
     (void)state;
     struct event_base *base = event_base_new();
     bv_store *st = bv_store_memory_new(base);
-    got a = {0}, b = {0}, c = {0};
-    bv_store_claim(st, "alert-1", 1000, claim_cb, &a);
-    bv_store_claim(st, "alert-1", 1000, claim_cb, &b);
-    bv_store_claim(st, "alert-2", 1000, claim_cb, &c);
+    got a = {0}, b = {0}, c = {0}, d = {0}, e = {0}, f = {0}, g = {0};
+    bv_store_claim(st, "drill/x/r1", "A", BV_CLAIM_FIRE, 1000, claim_cb, &a);
+    bv_store_claim(st, "drill/x/r1", "B", BV_CLAIM_FIRE, 1000, claim_cb, &b);
+    bv_store_claim(st, "drill/x/r2", "C", BV_CLAIM_FIRE, 1000, claim_cb, &c);
     event_base_loop(base, EVLOOP_NONBLOCK);
     assert_int_equal(a.calls + b.calls + c.calls, 3);
     assert_int_equal(a.claimed, 1);
-    assert_int_equal(b.claimed, 0); /* one claimant wins */
-    assert_int_equal(c.claimed, 1);
+    assert_int_equal(b.claimed, 0); /* one claimant wins the episode... */
+    assert_string_equal(b.winner, "A"); /* ...and the other learns its id */
+    assert_int_equal(c.claimed, 1);     /* another rule is another scope */
+    /* resolving: only under the firing id, once */
+    bv_store_claim(st, "drill/x/r1", "B", BV_CLAIM_RESOLVE, 1000, claim_cb, &d);
+    bv_store_claim(st, "drill/x/r1", "A", BV_CLAIM_RESOLVE, 1000, claim_cb, &e);
+    bv_store_claim(st, "drill/x/r1", "A", BV_CLAIM_RESOLVE, 1000, claim_cb, &f);
+    bv_store_drain(st, done_cb, &g);
+    assert_int_equal(g.calls, 0); /* asynchronous */
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(d.claimed, 0);
+    assert_int_equal(e.claimed, 1);
+    assert_int_equal(f.claimed, 0);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.err, 0);
+    /* after the episode resolved, a new one can fire */
+    got h = {0};
+    bv_store_claim(st, "drill/x/r1", "N", BV_CLAIM_FIRE, 1000, claim_cb, &h);
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    assert_int_equal(h.claimed, 1);
+    assert_string_equal(h.winner, "N");
     /* pending calls answer with an error when the store goes away */
     got p = {0};
     uint32_t s;

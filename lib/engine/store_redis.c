@@ -1,0 +1,1710 @@
+/* store_redis.c: the shared window store on Redis (hiredis async on the libevent loop); see
+ * store_redis.h for the model, the key layout and the ownership rules.
+ *
+ * Each series holds a ring of buckets like the memory store. A bucket's count is base (what Redis
+ * said the last time it answered for it, our acknowledged deltas included) + infl (our deltas in
+ * the round under way) + pend (ours not yet sent). Its authors are HyperLogLog registers laid out
+ * as Redis lays them out (engine/hll.h): the registers Redis returned, merged with our own adds.
+ * An author whose add changes no local register is not sent: Redis already has (or is being
+ * sent) a register at least as high, so its PFADD could not change anything either.
+ *
+ * A series' round is one EVALSHA of SYNC_LUA. A round's deltas keep their sequence number until
+ * Redis acknowledges them; when a connection breaks, the same round is sent again, and the script
+ * skips what it had already applied. */
+#include "engine/store_redis.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "engine/hll.h"
+#include "engine/post.h"
+
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* KEYS: version, seq, then (count, hll) per bucket. ARGV: seq, ttl, then per bucket: the count
+ * the caller expects after its delta, delta, number of authors, the authors. Applies the deltas
+ * unless this process's round seq was applied before; returns the version before and after, then
+ * per bucket its count and, when the count is not the expected one, the raw HyperLogLog. */
+static const char SYNC_LUA[] =
+    "local prior = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+    "local seq = tonumber(ARGV[1])\n"
+    "local ttl = ARGV[2]\n"
+    "local apply = seq > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') < seq\n"
+    "local out = {prior, prior}\n"
+    "local a = 3\n"
+    "local wrote = false\n"
+    "for i = 1, (#KEYS - 2) / 2 do\n"
+    "  local ck, hk = KEYS[1 + 2 * i], KEYS[2 + 2 * i]\n"
+    "  local expected, delta, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
+    "  if apply and delta > 0 then\n"
+    "    redis.call('INCRBY', ck, delta)\n"
+    "    redis.call('PEXPIRE', ck, ttl)\n"
+    "    wrote = true\n"
+    "  end\n"
+    "  if apply and na > 0 then\n"
+    "    for j = a + 3, a + 2 + na, 256 do\n"
+    "      redis.call('PFADD', hk, unpack(ARGV, j, math.min(j + 255, a + 2 + na)))\n"
+    "    end\n"
+    "    redis.call('PEXPIRE', hk, ttl)\n"
+    "    wrote = true\n"
+    "  end\n"
+    "  a = a + 3 + na\n"
+    "  local c = tonumber(redis.call('GET', ck) or '0')\n"
+    "  out[#out + 1] = c\n"
+    "  if c ~= expected then out[#out + 1] = redis.call('GET', hk) or false\n"
+    "  else out[#out + 1] = false end\n"
+    "end\n"
+    "if wrote then\n"
+    "  redis.call('SET', KEYS[2], seq, 'PX', ttl)\n"
+    "  out[2] = redis.call('INCR', KEYS[1])\n"
+    "  redis.call('PEXPIRE', KEYS[1], ttl)\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: the rule's episode key. ARGV: fire|resolve, alert id, instance, ttl. See store.h. */
+static const char CLAIM_LUA[] =
+    "local cur = redis.call('GET', KEYS[1])\n"
+    "local st, who, id\n"
+    "if cur then st, who, id = string.match(cur, '^(%a):([^:]*):(.*)$') end\n"
+    "if ARGV[1] == 'fire' then\n"
+    "  if st == 'F' then return {who == ARGV[3] and 1 or 0, id} end\n"
+    "  redis.call('SET', KEYS[1], 'F:' .. ARGV[3] .. ':' .. ARGV[2], 'PX', ARGV[4])\n"
+    "  return {1, ARGV[2]}\n"
+    "end\n"
+    "if st == 'F' and id == ARGV[2] then\n"
+    "  redis.call('SET', KEYS[1], 'R:' .. ARGV[3] .. ':' .. ARGV[2], 'PX', ARGV[4])\n"
+    "  return {1, ARGV[2]}\n"
+    "end\n"
+    "if st == 'R' and who == ARGV[3] and id == ARGV[2] then return {1, id} end\n"
+    "return {0, id or ARGV[2]}\n";
+
+enum { SCRIPT_SYNC, SCRIPT_CLAIM, SCRIPT__COUNT };
+
+typedef enum { CONN_DOWN, CONN_RESOLVING, CONN_HANDSHAKE, CONN_READY } conn_state;
+
+typedef struct rbucket {
+    int64_t start; /* INT64_MIN when unused */
+    uint64_t base, infl, pend;
+    bv_hll regs;
+    uint8_t *pa; /* authors to send: BV_PSEUDO_LEN bytes each */
+    uint32_t npa, cappa;
+} rbucket;
+
+/* One bucket's deltas in a round. */
+typedef struct item {
+    int64_t start;
+    uint64_t delta;
+    uint8_t *auth;
+    uint32_t nauth;
+} item;
+
+typedef struct rstore rstore;
+
+typedef struct rseries {
+    rstore *rs;
+    char *tag;     /* "NS/RULE" */
+    char *prefix;  /* "bv:{NS/RULE}:BUCKET_MS:" */
+    int64_t bucket_ms, ttl_ms;
+    size_t nslots;
+    int with_authors;
+    rbucket *ring;
+    int64_t newest;   /* newest bucket start added or read; INT64_MIN before */
+    int64_t known_to; /* buckets up to here were read from Redis; INT64_MIN before */
+    int64_t version;
+    int answered;  /* a round for it came back */
+    int stale;     /* others may have written since we last read the range */
+    int wanted;    /* read, added to or stale since the last round: take part in the next */
+    item *orphans; /* deltas of buckets that left the ring before they were sent */
+    size_t norphans, caporphans;
+    /* the round under way, or one not acknowledged (seq != 0) */
+    uint64_t seq, next_seq;
+    item *items;
+    size_t nitems, capitems;
+    int64_t rfrom;  /* the round reads nrange buckets from rfrom back (the whole range when */
+    size_t nrange;  /* sent stale, else the buckets not read yet) */
+    int sent_stale;
+    int on_wire; /* sent on the current connection, reply due */
+    /* the distinct authors of the window read last (see store_memory.c) */
+    bv_hll_sum *win;
+    int64_t win_from;
+    size_t win_n;
+    int win_valid;
+} rseries;
+
+typedef enum { OP_READ, OP_CLAIM, OP_DRAIN } op_kind;
+
+typedef struct op {
+    struct op *next;
+    op_kind kind;
+    rstore *rs;
+    uint32_t series;
+    int64_t from_ms;
+    size_t nbuckets, group;
+    bv_store_read_cb *read_cb;
+    bv_store_claim_cb *claim_cb;
+    bv_store_done_cb *done_cb;
+    void *arg;
+    char *scope, *id;
+    bv_claim_kind claim_kind;
+    int64_t ttl_ms;
+    int on_wire;
+} op;
+
+struct rstore {
+    bv_store base;
+    struct event_base *evb;
+    const bv_clock *clock;
+    bv_redis_addr addr;
+    char *password;
+    char addr_text[BV_REDIS_ADDR_FMT_MAX];
+    int64_t flush_ms, timeout_ms;
+    uint64_t max_pending;
+    char instance[17];
+    char sha[SCRIPT__COUNT][41];
+
+    /* connection */
+    conn_state state;
+    redisAsyncContext *ac;
+    struct evdns_base *dns;
+    struct evdns_getaddrinfo_request *dnsreq;
+    char ip[64];
+    int handshake_left;
+    int ever_connected, down_logged;
+    int64_t backoff_ms;
+    struct event *reconnect_ev, *timeout_ev, *round_ev, *tick_ev, *answer_ev;
+
+    /* series */
+    rseries **series;
+    size_t nseries, capseries;
+
+    /* Shared: another process wrote into a series we read. Then a bucket closing holds reads
+     * until a round has flushed it and read back what the others wrote (bounded by timeout_ms):
+     * the process decides on the global window after its own flush. */
+    int shared, hold;
+    uint64_t round_gen, hold_gen;
+    struct event *hold_ev;
+
+    /* rounds */
+    int in_round;
+    size_t round_out; /* replies due in the round */
+    int64_t round_started;
+    int round_soon;
+    bv_buf args;                /* argument bytes of the command being built */
+    size_t *argoff, *arglen;    /* per argument */
+    size_t nargs, capargs;
+    const char **argv;
+
+    /* reads answered on the next turn; claims and drains waiting on Redis */
+    op *head, *tail, *spare;
+    op *claims; /* FIFO by insertion at the tail */
+    op *drains;
+    uint64_t *counts, *groups;
+    size_t capcounts;
+    bv_hll_sum *scratch;
+
+    int closing;
+    bv_store_stats st;
+    uint64_t author_entries_pending, orphan_buckets;
+    int64_t dropped_logged_ms;
+};
+
+static void conn_fail(rstore *rs, const char *why);
+static void round_request(rstore *rs);
+static void hold_reads(rstore *rs);
+static void check_drains(rstore *rs);
+
+static int64_t floor_to(int64_t t, int64_t b)
+{
+    int64_t q = t / b;
+    if (t % b != 0 && t < 0) {
+        q--;
+    }
+    return q * b;
+}
+
+static size_t slot_of(const rseries *s, int64_t start)
+{
+    int64_t m = (start / s->bucket_ms) % (int64_t)s->nslots;
+    return (size_t)(m < 0 ? m + (int64_t)s->nslots : m);
+}
+
+static int64_t mono(const rstore *rs)
+{
+    return bv_mono_ms(rs->clock);
+}
+
+/* ---- pending accounting ---- */
+
+static void pending_add(rstore *rs, uint64_t n)
+{
+    rs->st.pending += n;
+    if (rs->st.pending > rs->st.pending_peak) {
+        rs->st.pending_peak = rs->st.pending;
+    }
+}
+
+static void pending_sub(rstore *rs, uint64_t n)
+{
+    rs->st.pending = rs->st.pending >= n ? rs->st.pending - n : 0;
+}
+
+/* Past the bound: the delta is dropped, counted, and said (at most once a minute). */
+static int over_bound(rstore *rs, uint64_t extra)
+{
+    if (rs->author_entries_pending + rs->orphan_buckets + extra <= rs->max_pending) {
+        return 0;
+    }
+    rs->st.dropped_pending++;
+    int64_t now = mono(rs);
+    if (rs->dropped_logged_ms == 0 || now - rs->dropped_logged_ms >= 60000) {
+        rs->dropped_logged_ms = now;
+        bv_log(BV_LOG_ERROR, "redis",
+               "%s: %" PRIu64 " deltas wait for Redis, the most kept (max_pending); dropping new "
+               "ones until it is back (%" PRIu64 " dropped so far)",
+               rs->addr_text, rs->author_entries_pending + rs->orphan_buckets,
+               rs->st.dropped_pending);
+    }
+    return 1;
+}
+
+/* ---- buckets ---- */
+
+static int push_author(rbucket *b, const uint8_t *author)
+{
+    if (b->npa == b->cappa) {
+        uint32_t nc = b->cappa ? b->cappa * 2 : 8;
+        uint8_t *np = realloc(b->pa, (size_t)nc * BV_PSEUDO_LEN);
+        if (np == NULL) {
+            return BV_ENOMEM;
+        }
+        b->pa = np;
+        b->cappa = nc;
+    }
+    memcpy(b->pa + (size_t)b->npa * BV_PSEUDO_LEN, author, BV_PSEUDO_LEN);
+    b->npa++;
+    return BV_OK;
+}
+
+static int in_window(const rseries *s, int64_t start)
+{
+    return s->win_valid && start >= s->win_from &&
+           start < s->win_from + (int64_t)s->win_n * s->bucket_ms;
+}
+
+/* The bucket leaves the ring: its unsent deltas wait as an orphan item for the next round. */
+static void evict(rstore *rs, rseries *s, rbucket *b)
+{
+    if (in_window(s, b->start)) {
+        s->win_valid = 0;
+    }
+    if (b->pend || b->npa) {
+        if (s->norphans == s->caporphans) {
+            size_t nc = s->caporphans ? s->caporphans * 2 : 4;
+            item *no = realloc(s->orphans, nc * sizeof *no);
+            if (no == NULL) {
+                goto drop;
+            }
+            s->orphans = no;
+            s->caporphans = nc;
+        }
+        if (over_bound(rs, 1)) {
+            goto drop;
+        }
+        item *it = &s->orphans[s->norphans++];
+        it->start = b->start;
+        it->delta = b->pend;
+        it->auth = b->pa;
+        it->nauth = b->npa;
+        rs->orphan_buckets++;
+        b->pa = NULL;
+        b->npa = b->cappa = 0;
+        b->pend = 0;
+        return;
+    drop:
+        pending_sub(rs, b->pend + b->npa);
+        rs->author_entries_pending -= b->npa;
+        b->pend = 0;
+        b->npa = 0;
+    }
+}
+
+/* The ring's bucket for start, made fresh if its slot holds an older one; NULL when start is
+ * older than what the slot holds. */
+static rbucket *bucket_for(rstore *rs, rseries *s, int64_t start)
+{
+    rbucket *b = &s->ring[slot_of(s, start)];
+    if (b->start == start) {
+        return b;
+    }
+    if (b->start != INT64_MIN && b->start > start) {
+        return NULL;
+    }
+    if (b->start == INT64_MIN) {
+        rs->st.buckets++;
+    } else {
+        evict(rs, s, b);
+    }
+    b->start = start;
+    b->base = b->infl = b->pend = 0;
+    b->npa = 0;
+    bv_hll_clear(&b->regs);
+    return b;
+}
+
+/* ---- the store interface ---- */
+
+static int r_series(bv_store *st, const char *key, int64_t bucket_ms, int64_t keep_ms,
+                    int with_authors, uint32_t *id)
+{
+    rstore *rs = (rstore *)st;
+    if (bucket_ms <= 0 || keep_ms < bucket_ms) {
+        return BV_EINVAL;
+    }
+    const char *slash = strrchr(key, '/');
+    if (slash == NULL || slash == key || strpbrk(key, "{}") != NULL) {
+        return BV_EINVAL; /* the tag is "NS/RULE": braces would break the hash tag */
+    }
+    for (size_t i = 0; i < rs->nseries; i++) {
+        rseries *s = rs->series[i];
+        if (s->bucket_ms == bucket_ms && strlen(s->tag) == (size_t)(slash - key) &&
+            memcmp(s->tag, key, (size_t)(slash - key)) == 0) {
+            *id = (uint32_t)i;
+            return BV_OK;
+        }
+    }
+    if (rs->nseries == rs->capseries) {
+        size_t nc = rs->capseries ? rs->capseries * 2 : 16;
+        rseries **ns = realloc(rs->series, nc * sizeof *ns);
+        if (ns == NULL) {
+            return BV_ENOMEM;
+        }
+        rs->series = ns;
+        rs->capseries = nc;
+    }
+    rseries *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        return BV_ENOMEM;
+    }
+    s->rs = rs;
+    s->tag = strndup(key, (size_t)(slash - key));
+    size_t plen = strlen(s->tag) + 48;
+    s->prefix = malloc(plen);
+    s->bucket_ms = bucket_ms;
+    s->ttl_ms = 2 * keep_ms + 3600000;
+    s->nslots = (size_t)(keep_ms / bucket_ms) + 2;
+    s->with_authors = with_authors;
+    s->ring = calloc(s->nslots, sizeof *s->ring);
+    s->newest = s->known_to = INT64_MIN;
+    s->stale = 1; /* someone may have counted before us: read the range on the first round */
+    s->next_seq = 1;
+    if (with_authors) {
+        s->win = malloc(sizeof *s->win);
+    }
+    if (s->tag == NULL || s->prefix == NULL || s->ring == NULL || (with_authors && !s->win)) {
+        free(s->tag);
+        free(s->prefix);
+        free(s->ring);
+        free(s->win);
+        free(s);
+        return BV_ENOMEM;
+    }
+    if (s->win) {
+        bv_hll_sum_init(s->win);
+    }
+    snprintf(s->prefix, plen, "bv:{%s}:%lld:", s->tag, (long long)bucket_ms);
+    for (size_t i = 0; i < s->nslots; i++) {
+        s->ring[i].start = INT64_MIN;
+    }
+    rs->series[rs->nseries] = s;
+    *id = (uint32_t)rs->nseries++;
+    rs->st.series = rs->nseries;
+    return BV_OK;
+}
+
+static int r_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const uint8_t *author)
+{
+    rstore *rs = (rstore *)st;
+    if (sid >= rs->nseries) {
+        return BV_EINVAL;
+    }
+    rseries *s = rs->series[sid];
+    int64_t start = floor_to(t_ms, s->bucket_ms);
+    rbucket *b = bucket_for(rs, s, start);
+    if (b == NULL) {
+        rs->st.dropped_old++;
+        return BV_OK;
+    }
+    if (start > s->newest) {
+        if (s->newest != INT64_MIN) {
+            rs->round_soon = 1; /* a bucket closed: flush it now, not at the next tick */
+            hold_reads(rs);
+        }
+        s->newest = start;
+    }
+    rs->st.adds++;
+    b->pend += n;
+    pending_add(rs, n);
+    s->wanted = 1;
+    if (s->with_authors && author) {
+        uint32_t reg;
+        uint8_t rank;
+        bv_hll_hash(author, BV_PSEUDO_LEN, &reg, &rank);
+        int r = bv_hll_set(&b->regs, reg, rank);
+        if (r < 0) {
+            return r;
+        }
+        if (r == 1) {
+            if (in_window(s, start)) {
+                bv_hll_sum_set(s->win, reg, rank);
+            }
+            if (!over_bound(rs, 1)) {
+                if (push_author(b, author) != BV_OK) {
+                    return BV_ENOMEM;
+                }
+                rs->author_entries_pending++;
+                pending_add(rs, 1);
+            }
+        }
+    }
+    if (rs->round_soon && rs->state == CONN_READY && !rs->in_round) {
+        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    }
+    return BV_OK;
+}
+
+static op *op_new(rstore *rs)
+{
+    op *o = rs->spare;
+    if (o) {
+        rs->spare = o->next;
+        memset(o, 0, sizeof *o);
+        o->rs = rs;
+        return o;
+    }
+    o = calloc(1, sizeof *o);
+    if (o) {
+        o->rs = rs;
+    }
+    return o;
+}
+
+static void op_done(rstore *rs, op *o)
+{
+    free(o->scope);
+    free(o->id);
+    o->scope = o->id = NULL;
+    o->next = rs->spare;
+    rs->spare = o;
+}
+
+static int r_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets, size_t group,
+                  bv_store_read_cb *cb, void *arg)
+{
+    rstore *rs = (rstore *)st;
+    if (rs->closing) {
+        return BV_EAGAIN;
+    }
+    if (sid >= rs->nseries || nbuckets == 0 || nbuckets > rs->series[sid]->nslots ||
+        (group && (nbuckets % group != 0 || !rs->series[sid]->with_authors))) {
+        return BV_EINVAL;
+    }
+    op *o = op_new(rs);
+    if (o == NULL) {
+        return BV_ENOMEM;
+    }
+    rseries *s = rs->series[sid];
+    o->kind = OP_READ;
+    o->series = sid;
+    o->from_ms = floor_to(from_ms, s->bucket_ms);
+    o->nbuckets = nbuckets;
+    o->group = group;
+    o->read_cb = cb;
+    o->arg = arg;
+    int64_t last = o->from_ms + (int64_t)(nbuckets - 1) * s->bucket_ms;
+    if (last > s->newest) {
+        if (s->newest != INT64_MIN) {
+            rs->round_soon = 1;
+            hold_reads(rs);
+        }
+        s->newest = last;
+    }
+    s->wanted = 1;
+    rs->st.reads++;
+    o->next = NULL;
+    if (rs->tail) {
+        rs->tail->next = o;
+    } else {
+        rs->head = o;
+    }
+    rs->tail = o;
+    if (!rs->hold) {
+        event_active(rs->answer_ev, EV_TIMEOUT, 0);
+    }
+    return BV_OK;
+}
+
+static int r_claim(bv_store *st, const char *scope, const char *id, bv_claim_kind kind,
+                   int64_t ttl_ms, bv_store_claim_cb *cb, void *arg)
+{
+    rstore *rs = (rstore *)st;
+    if (rs->closing) {
+        return BV_EAGAIN;
+    }
+    if (strpbrk(scope, "{}") != NULL || strchr(id, ':') != NULL) {
+        return BV_EINVAL;
+    }
+    op *o = op_new(rs);
+    if (o == NULL) {
+        return BV_ENOMEM;
+    }
+    o->kind = OP_CLAIM;
+    o->scope = strdup(scope);
+    o->id = strdup(id);
+    o->claim_kind = kind;
+    o->ttl_ms = ttl_ms > 0 ? ttl_ms : 86400000;
+    o->claim_cb = cb;
+    o->arg = arg;
+    if (o->scope == NULL || o->id == NULL) {
+        op_done(rs, o);
+        return BV_ENOMEM;
+    }
+    op **pp = &rs->claims;
+    while (*pp) {
+        pp = &(*pp)->next;
+    }
+    *pp = o;
+    rs->st.claims++;
+    round_request(rs);
+    return BV_OK;
+}
+
+static int r_drain(bv_store *st, bv_store_done_cb *cb, void *arg)
+{
+    rstore *rs = (rstore *)st;
+    if (rs->closing) {
+        return BV_EAGAIN;
+    }
+    op *o = op_new(rs);
+    if (o == NULL) {
+        return BV_ENOMEM;
+    }
+    o->kind = OP_DRAIN;
+    o->done_cb = cb;
+    o->arg = arg;
+    o->next = rs->drains;
+    rs->drains = o;
+    round_request(rs);
+    return BV_OK;
+}
+
+/* ---- answering reads from the local view ---- */
+
+static uint64_t bucket_count(const rbucket *b)
+{
+    return b->base + b->infl + b->pend;
+}
+
+static void answer_read(rstore *rs, op *o)
+{
+    rseries *s = rs->series[o->series];
+    if (rs->capcounts < o->nbuckets) {
+        uint64_t *nc = realloc(rs->counts, o->nbuckets * sizeof *nc);
+        if (nc) {
+            rs->counts = nc;
+        }
+        uint64_t *ng = nc ? realloc(rs->groups, o->nbuckets * sizeof *ng) : NULL;
+        if (ng == NULL) {
+            o->read_cb(o->arg, BV_ENOMEM, NULL);
+            return;
+        }
+        rs->groups = ng;
+        rs->capcounts = o->nbuckets;
+    }
+    size_t ngroups = o->group ? o->nbuckets / o->group : 0;
+    int whole = o->group && o->group == o->nbuckets;
+    int cached = whole && s->win_valid && s->win_from == o->from_ms && s->win_n == o->nbuckets;
+    bv_hll_sum *sum = whole ? s->win : rs->scratch;
+    if (whole && !cached) {
+        bv_hll_sum_clear(sum);
+        s->win_valid = 0;
+    }
+    for (size_t i = 0; i < o->nbuckets; i++) {
+        int64_t start = o->from_ms + (int64_t)i * s->bucket_ms;
+        const rbucket *b = &s->ring[slot_of(s, start)];
+        int live = b->start == start;
+        rs->counts[i] = live ? bucket_count(b) : 0;
+        if (o->group == 0 || cached) {
+            continue;
+        }
+        if (!whole && i % o->group == 0) {
+            bv_hll_sum_clear(sum);
+        }
+        if (live) {
+            bv_hll_sum_merge(sum, &b->regs);
+        }
+        if (!whole && i % o->group == o->group - 1) {
+            rs->groups[i / o->group] = bv_hll_sum_count(sum);
+        }
+    }
+    if (whole) {
+        s->win_valid = 1;
+        s->win_from = o->from_ms;
+        s->win_n = o->nbuckets;
+        rs->groups[0] = bv_hll_sum_count(sum);
+    }
+    bv_series_read r = {
+        o->from_ms, s->bucket_ms, o->nbuckets, rs->counts, ngroups ? rs->groups : NULL, ngroups};
+    o->read_cb(o->arg, BV_OK, &r);
+}
+
+static void hold_reads(rstore *rs)
+{
+    if (!rs->shared || rs->hold) {
+        return;
+    }
+    rs->hold = 1;
+    rs->hold_gen = rs->round_gen;
+    rs->st.waits++;
+    struct timeval tv = {.tv_sec = (time_t)(rs->timeout_ms / 1000),
+                         .tv_usec = (suseconds_t)(rs->timeout_ms % 1000) * 1000};
+    event_add(rs->hold_ev, &tv);
+}
+
+static void release_reads(rstore *rs)
+{
+    rs->hold = 0;
+    event_del(rs->hold_ev);
+    if (rs->head) {
+        event_active(rs->answer_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* Redis did not answer in time: decide on what this process knows. */
+static void on_hold_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    release_reads(arg);
+}
+
+static void on_answer(evutil_socket_t fd, short what, void *arg)
+{
+    rstore *rs = arg;
+    (void)fd;
+    (void)what;
+    if (rs->hold) {
+        return; /* answered when the round is back */
+    }
+    op *o = rs->head;
+    rs->head = rs->tail = NULL;
+    while (o) {
+        op *next = o->next;
+        answer_read(rs, o);
+        op_done(rs, o);
+        o = next;
+    }
+    if (rs->round_soon && rs->state == CONN_READY && !rs->in_round) {
+        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* ---- building commands ---- */
+
+static void args_reset(rstore *rs)
+{
+    bv_buf_reset(&rs->args);
+    rs->nargs = 0;
+}
+
+static int arg_add(rstore *rs, const void *p, size_t n)
+{
+    if (rs->nargs == rs->capargs) {
+        size_t nc = rs->capargs ? rs->capargs * 2 : 64;
+        size_t *no = realloc(rs->argoff, nc * sizeof *no);
+        if (no) {
+            rs->argoff = no;
+        }
+        size_t *nl = no ? realloc(rs->arglen, nc * sizeof *nl) : NULL;
+        if (nl) {
+            rs->arglen = nl;
+        }
+        const char **nv = nl ? realloc((void *)rs->argv, nc * sizeof *nv) : NULL;
+        if (nv == NULL) {
+            return BV_ENOMEM;
+        }
+        rs->argv = nv;
+        rs->capargs = nc;
+    }
+    rs->argoff[rs->nargs] = rs->args.len;
+    rs->arglen[rs->nargs] = n;
+    rs->nargs++;
+    return bv_buf_append(&rs->args, p, n);
+}
+
+static int arg_str(rstore *rs, const char *s)
+{
+    return arg_add(rs, s, strlen(s));
+}
+
+static int arg_fmt(rstore *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int arg_fmt(rstore *rs, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        return BV_EINVAL;
+    }
+    return arg_add(rs, tmp, (size_t)n);
+}
+
+static int send_args(rstore *rs, redisCallbackFn *fn, void *priv)
+{
+    for (size_t i = 0; i < rs->nargs; i++) {
+        rs->argv[i] = rs->args.p + rs->argoff[i];
+    }
+    if (rs->ac == NULL ||
+        redisAsyncCommandArgv(rs->ac, fn, priv, (int)rs->nargs, rs->argv, rs->arglen) != REDIS_OK) {
+        return BV_EIO;
+    }
+    rs->st.commands++;
+    return BV_OK;
+}
+
+/* ---- rounds ---- */
+
+/* Moves the series' unsent deltas into its round (a new one: call only when seq == 0). */
+static int take_round(rseries *s)
+{
+    size_t need = s->norphans;
+    for (size_t i = 0; i < s->nslots; i++) {
+        need += s->ring[i].start != INT64_MIN && (s->ring[i].pend || s->ring[i].npa);
+    }
+    if (need > s->capitems) {
+        item *ni = realloc(s->items, need * sizeof *ni);
+        if (ni == NULL) {
+            return BV_ENOMEM;
+        }
+        s->items = ni;
+        s->capitems = need;
+    }
+    s->nitems = 0;
+    for (size_t i = 0; i < s->norphans; i++) {
+        s->items[s->nitems++] = s->orphans[i];
+        s->rs->orphan_buckets--;
+    }
+    s->norphans = 0;
+    for (size_t i = 0; i < s->nslots; i++) {
+        rbucket *b = &s->ring[i];
+        if (b->start == INT64_MIN || (!b->pend && !b->npa)) {
+            continue;
+        }
+        item *it = &s->items[s->nitems++];
+        it->start = b->start;
+        it->delta = b->pend;
+        it->auth = b->pa;
+        it->nauth = b->npa;
+        b->infl += b->pend;
+        b->pend = 0;
+        b->pa = NULL;
+        b->npa = b->cappa = 0;
+    }
+    s->seq = s->nitems ? s->next_seq++ : 0;
+    return BV_OK;
+}
+
+static void items_free(rstore *rs, rseries *s)
+{
+    for (size_t i = 0; i < s->nitems; i++) {
+        rs->author_entries_pending -= s->items[i].nauth;
+        free(s->items[i].auth);
+    }
+    s->nitems = 0;
+}
+
+static void on_sync(redisAsyncContext *ac, void *r, void *priv);
+
+static int range_has_item(const rseries *s, int64_t start)
+{
+    for (size_t i = 0; i < s->nitems; i++) {
+        if (s->items[i].start == start) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int send_sync(rstore *rs, rseries *s)
+{
+    args_reset(rs);
+    int rc = arg_str(rs, "EVALSHA");
+    rc |= arg_str(rs, rs->sha[SCRIPT_SYNC]);
+    size_t nkeys_at = rs->nargs;
+    rc |= arg_str(rs, "0"); /* numkeys, patched below */
+    rc |= arg_fmt(rs, "%sv", s->prefix);
+    rc |= arg_fmt(rs, "%ss:%s", s->prefix, rs->instance);
+    size_t nb = s->nitems;
+    s->sent_stale = s->stale;
+    s->nrange = 0;
+    if (s->newest != INT64_MIN) {
+        int64_t lo = s->newest - (int64_t)(s->nslots - 2) * s->bucket_ms;
+        if (!s->stale && s->known_to != INT64_MIN && s->known_to + s->bucket_ms > lo) {
+            lo = s->known_to + s->bucket_ms; /* nobody else wrote: only what we never read */
+        }
+        s->rfrom = lo;
+        s->nrange = lo <= s->newest ? (size_t)((s->newest - lo) / s->bucket_ms) + 1 : 0;
+    }
+    int64_t from = s->rfrom;
+    size_t nrange = s->nrange;
+    for (size_t i = 0; i < s->nitems; i++) {
+        rc |= arg_fmt(rs, "%s%lld:n", s->prefix, (long long)s->items[i].start);
+        rc |= arg_fmt(rs, "%s%lld:a", s->prefix, (long long)s->items[i].start);
+    }
+    for (size_t i = 0; i < nrange; i++) {
+        int64_t start = from + (int64_t)i * s->bucket_ms;
+        if (!range_has_item(s, start)) {
+            rc |= arg_fmt(rs, "%s%lld:n", s->prefix, (long long)start);
+            rc |= arg_fmt(rs, "%s%lld:a", s->prefix, (long long)start);
+            nb++;
+        }
+    }
+    rc |= arg_fmt(rs, "%llu", (unsigned long long)s->seq);
+    rc |= arg_fmt(rs, "%lld", (long long)s->ttl_ms);
+    for (size_t i = 0; i < s->nitems; i++) {
+        const item *it = &s->items[i];
+        const rbucket *b = &s->ring[slot_of(s, it->start)];
+        uint64_t expect = b->start == it->start ? b->base + b->infl : 0;
+        rc |= arg_fmt(rs, "%llu", (unsigned long long)expect);
+        rc |= arg_fmt(rs, "%llu", (unsigned long long)it->delta);
+        rc |= arg_fmt(rs, "%u", it->nauth);
+        for (uint32_t k = 0; k < it->nauth; k++) {
+            rc |= arg_add(rs, it->auth + (size_t)k * BV_PSEUDO_LEN, BV_PSEUDO_LEN);
+        }
+    }
+    for (size_t i = 0; i < nrange; i++) {
+        int64_t start = from + (int64_t)i * s->bucket_ms;
+        if (!range_has_item(s, start)) {
+            const rbucket *b = &s->ring[slot_of(s, start)];
+            uint64_t expect = b->start == start ? b->base + b->infl : 0;
+            rc |= arg_fmt(rs, "%llu", (unsigned long long)expect);
+            rc |= arg_str(rs, "0");
+            rc |= arg_str(rs, "0");
+        }
+    }
+    if (rc != 0) {
+        return BV_ENOMEM;
+    }
+    /* patch numkeys: rebuild that one argument in place is not possible (length may change),
+     * so it lives at the end of the buffer and the offset table points there */
+    char nk[24];
+    int nkl = snprintf(nk, sizeof nk, "%zu", 2 + 2 * nb);
+    size_t off = rs->args.len;
+    if (bv_buf_append(&rs->args, nk, (size_t)nkl) != 0) {
+        return BV_ENOMEM;
+    }
+    rs->argoff[nkeys_at] = off;
+    rs->arglen[nkeys_at] = (size_t)nkl;
+    s->on_wire = 1;
+    return send_args(rs, on_sync, s);
+}
+
+static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv);
+
+static int send_claim(rstore *rs, op *o)
+{
+    args_reset(rs);
+    int rc = arg_str(rs, "EVALSHA");
+    rc |= arg_str(rs, rs->sha[SCRIPT_CLAIM]);
+    rc |= arg_str(rs, "1");
+    rc |= arg_fmt(rs, "bv:{%s}:ep", o->scope);
+    rc |= arg_str(rs, o->claim_kind == BV_CLAIM_FIRE ? "fire" : "resolve");
+    rc |= arg_str(rs, o->id);
+    rc |= arg_str(rs, rs->instance);
+    rc |= arg_fmt(rs, "%lld", (long long)o->ttl_ms);
+    if (rc != 0) {
+        return BV_ENOMEM;
+    }
+    o->on_wire = 1;
+    return send_args(rs, on_claim_reply, o);
+}
+
+/* Something to send, or to learn (the range is stale, or has buckets never read). */
+static int series_needs_round(const rseries *s)
+{
+    return s->seq != 0 || s->norphans || s->wanted ||
+           (s->newest != INT64_MIN && (s->stale || s->known_to < s->newest));
+}
+
+static void round_done(rstore *rs)
+{
+    rs->in_round = 0;
+    event_del(rs->timeout_ev);
+    int64_t ms = mono(rs) - rs->round_started;
+    rs->st.flushes++;
+    rs->st.flush_ms_last = (double)ms;
+    if (ms > rs->st.flush_ms_max) {
+        rs->st.flush_ms_max = (double)ms;
+    }
+    rs->st.flush_ms_avg += ((double)ms - rs->st.flush_ms_avg) / (double)rs->st.flushes;
+    rs->backoff_ms = 0;
+    check_drains(rs);
+    if (rs->closing) {
+        return;
+    }
+    if (rs->hold && rs->round_gen > rs->hold_gen) {
+        int stale = 0;
+        for (size_t i = 0; i < rs->nseries && !stale; i++) {
+            stale = rs->series[i]->stale && rs->series[i]->newest != INT64_MIN;
+        }
+        if (!stale) {
+            release_reads(rs);
+        }
+    }
+    int more = rs->round_soon;
+    for (size_t i = 0; i < rs->nseries && !more; i++) {
+        const rseries *s = rs->series[i];
+        more = s->seq != 0 || s->norphans || (s->stale && s->newest != INT64_MIN);
+    }
+    more |= rs->claims != NULL || rs->drains != NULL;
+    if (more) {
+        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/* A round: every series with something to say or to learn, then the claims. */
+static void round_start(rstore *rs)
+{
+    if (rs->state != CONN_READY || rs->in_round || rs->closing) {
+        return;
+    }
+    rs->round_soon = 0;
+    rs->in_round = 1;
+    rs->round_gen++;
+    rs->round_out = 0;
+    rs->round_started = mono(rs);
+    for (size_t i = 0; i < rs->nseries; i++) {
+        rseries *s = rs->series[i];
+        /* a drain also asks every series whether others wrote, to end on the whole picture */
+        if (!series_needs_round(s) && !(rs->drains && s->newest != INT64_MIN)) {
+            continue;
+        }
+        if (s->seq == 0 && take_round(s) != BV_OK) {
+            continue; /* out of memory: the deltas stay pending */
+        }
+        s->wanted = 0;
+        if (send_sync(rs, s) != BV_OK) {
+            s->on_wire = 0;
+            conn_fail(rs, "cannot send a command");
+            return;
+        }
+        rs->round_out++;
+    }
+    for (op *o = rs->claims; o; o = o->next) {
+        if (!o->on_wire) {
+            if (send_claim(rs, o) != BV_OK) {
+                o->on_wire = 0;
+                conn_fail(rs, "cannot send a command");
+                return;
+            }
+            rs->round_out++;
+        }
+    }
+    if (rs->round_out == 0) {
+        rs->in_round = 0;
+        check_drains(rs);
+        return;
+    }
+    event_add(rs->timeout_ev, &(struct timeval){.tv_sec = (time_t)(rs->timeout_ms / 1000),
+                                                 .tv_usec = (suseconds_t)(rs->timeout_ms % 1000) *
+                                                            1000});
+}
+
+static void on_round_ev(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    round_start(arg);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rstore *rs = arg;
+    int any = rs->claims != NULL || rs->drains != NULL;
+    for (size_t i = 0; i < rs->nseries && !any; i++) {
+        any = series_needs_round(rs->series[i]);
+    }
+    if (any) {
+        round_start(rs);
+    }
+}
+
+static void round_request(rstore *rs)
+{
+    rs->round_soon = 1;
+    if (rs->state == CONN_READY && !rs->in_round) {
+        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    }
+}
+
+static void reply_done(rstore *rs)
+{
+    if (rs->round_out > 0 && --rs->round_out == 0 && rs->in_round) {
+        round_done(rs);
+    }
+}
+
+static int is_noscript(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
+}
+
+static void on_script_load(redisAsyncContext *ac, void *r, void *priv);
+
+/* Redis forgot the scripts (restarted without them, SCRIPT FLUSH, a failover): load them again;
+ * the command that failed is sent again after, on the same connection, in order. */
+static int reload_scripts(rstore *rs)
+{
+    static const char *const bodies[SCRIPT__COUNT] = {SYNC_LUA, CLAIM_LUA};
+    for (int i = 0; i < SCRIPT__COUNT; i++) {
+        args_reset(rs);
+        if (arg_str(rs, "SCRIPT") || arg_str(rs, "LOAD") || arg_str(rs, bodies[i]) ||
+            send_args(rs, on_script_load, rs) != BV_OK) {
+            return BV_EIO;
+        }
+    }
+    return BV_OK;
+}
+
+static void on_script_load(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    rstore *rs = priv;
+    redisReply *rep = r;
+    if (rs->closing || rep == NULL) {
+        return; /* the connection is going: conn_fail is under way */
+    }
+    if (rep->type != REDIS_REPLY_STRING) {
+        char why[256];
+        snprintf(why, sizeof why, "SCRIPT LOAD failed: %s",
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        conn_fail(rs, why);
+    }
+}
+
+static void apply_sync(rstore *rs, rseries *s, const redisReply *rep)
+{
+    /* [prior version, version, (count, raw|nil) per bucket] */
+    size_t nb = (rep->elements - 2) / 2;
+    int64_t prior = rep->element[0]->integer;
+    size_t k = 0;
+    int64_t rfrom = s->rfrom;
+    for (size_t i = 0; i < nb; i++) {
+        int64_t start;
+        uint64_t delta = 0;
+        if (i < s->nitems) {
+            start = s->items[i].start;
+            delta = s->items[i].delta;
+        } else {
+            /* the range buckets that were not items, in order */
+            for (;;) {
+                start = rfrom + (int64_t)k * s->bucket_ms;
+                k++;
+                if (!range_has_item(s, start)) {
+                    break;
+                }
+            }
+        }
+        const redisReply *c = rep->element[2 + 2 * i];
+        const redisReply *raw = rep->element[3 + 2 * i];
+        rbucket *b = bucket_for(rs, s, start);
+        if (b == NULL) {
+            continue; /* left the ring meanwhile: nothing to learn */
+        }
+        b->infl = b->infl >= delta ? b->infl - delta : 0;
+        if (c->type == REDIS_REPLY_INTEGER && c->integer >= 0) {
+            b->base = (uint64_t)c->integer;
+        }
+        if (raw->type == REDIS_REPLY_STRING && s->with_authors) {
+            if (bv_hll_merge_raw(&b->regs, raw->str, raw->len) != BV_OK) {
+                bv_log(BV_LOG_WARN, "redis", "%s: %s%lld:a is not a HyperLogLog; ignored",
+                       rs->addr_text, s->prefix, (long long)start);
+            }
+            if (in_window(s, start)) {
+                s->win_valid = 0;
+            }
+        }
+    }
+    uint64_t sent = 0;
+    for (size_t i = 0; i < s->nitems; i++) {
+        sent += s->items[i].delta + s->items[i].nauth;
+    }
+    pending_sub(rs, sent);
+    items_free(rs, s);
+    int others = prior != s->version;
+    s->version = rep->element[1]->integer;
+    if (s->nrange) {
+        int64_t to = s->rfrom + (int64_t)(s->nrange - 1) * s->bucket_ms;
+        s->known_to = s->known_to == INT64_MIN || to > s->known_to ? to : s->known_to;
+    }
+    if (s->sent_stale && s->nrange) {
+        s->stale = 0; /* read the whole range as of this version */
+    } else if (others) {
+        s->stale = 1;
+    }
+    if (others && s->answered) {
+        rs->shared = 1; /* another process wrote here since our last round */
+    }
+    s->answered = 1;
+    s->seq = 0;
+}
+
+static int sync_reply_ok(const redisReply *rep)
+{
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 2 || rep->elements % 2 != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        int ok = i < 2 || i % 2 == 0 ? e->type == REDIS_REPLY_INTEGER
+                                     : e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_NIL;
+        if (!ok) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void on_sync(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    rseries *s = priv;
+    rstore *rs = s->rs;
+    redisReply *rep = r;
+    s->on_wire = 0;
+    if (rs->closing) {
+        return;
+    }
+    if (rep == NULL) {
+        return; /* the connection broke: the round is sent again on the next one */
+    }
+    if (is_noscript(rep)) {
+        if (reload_scripts(rs) != BV_OK || send_sync(rs, s) != BV_OK) {
+            conn_fail(rs, "cannot send a command");
+        }
+        return; /* still due in this round */
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        char why[256];
+        snprintf(why, sizeof why, "round failed: %s", rep->str);
+        conn_fail(rs, why);
+        return;
+    }
+    if (!sync_reply_ok(rep) || (rep->elements - 2) / 2 < s->nitems) {
+        conn_fail(rs, "unexpected reply to a round");
+        return;
+    }
+    apply_sync(rs, s, rep);
+    reply_done(rs);
+}
+
+static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    op *o = priv;
+    rstore *rs = o->rs;
+    redisReply *rep = r;
+    o->on_wire = 0;
+    if (rs->closing || rep == NULL) {
+        return; /* closing: answered at teardown; broken: sent again */
+    }
+    if (is_noscript(rep)) {
+        if (reload_scripts(rs) != BV_OK || send_claim(rs, o) != BV_OK) {
+            conn_fail(rs, "cannot send a command");
+        }
+        return;
+    }
+    if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+        rep->element[0]->type != REDIS_REPLY_INTEGER ||
+        rep->element[1]->type != REDIS_REPLY_STRING) {
+        char why[256];
+        snprintf(why, sizeof why, "claim failed: %s",
+                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
+        conn_fail(rs, why);
+        return;
+    }
+    op **pp = &rs->claims;
+    while (*pp && *pp != o) {
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = o->next;
+    }
+    char winner[128];
+    snprintf(winner, sizeof winner, "%.*s", (int)rep->element[1]->len, rep->element[1]->str);
+    o->claim_cb(o->arg, BV_OK, rep->element[0]->integer == 1, winner);
+    op_done(rs, o);
+    reply_done(rs);
+}
+
+/* Drains complete once nothing waits: no deltas, no round unacknowledged, no claims, and the
+ * view holds what others wrote up to the last round. */
+static void check_drains(rstore *rs)
+{
+    if (rs->drains == NULL || rs->in_round || rs->claims != NULL) {
+        return;
+    }
+    for (size_t i = 0; i < rs->nseries; i++) {
+        rseries *s = rs->series[i];
+        if (s->seq != 0 || s->norphans || (s->stale && s->newest != INT64_MIN)) {
+            return; /* not yet in Redis, or others wrote what we have not read */
+        }
+        for (size_t j = 0; j < s->nslots; j++) {
+            if (s->ring[j].start != INT64_MIN && (s->ring[j].pend || s->ring[j].npa)) {
+                return;
+            }
+        }
+    }
+    op *d = rs->drains;
+    rs->drains = NULL;
+    while (d) {
+        op *next = d->next;
+        d->done_cb(d->arg, BV_OK);
+        op_done(rs, d);
+        d = next;
+    }
+}
+
+/* ---- the connection ---- */
+
+static void connect_start(rstore *rs);
+
+static void set_timeout(rstore *rs, int64_t ms)
+{
+    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+    event_add(rs->timeout_ev, &tv);
+}
+
+static void schedule_reconnect(rstore *rs)
+{
+    rs->backoff_ms = rs->backoff_ms ? rs->backoff_ms * 2 : 100;
+    if (rs->backoff_ms > 5000) {
+        rs->backoff_ms = 5000;
+    }
+    struct timeval tv = {.tv_sec = (time_t)(rs->backoff_ms / 1000),
+                         .tv_usec = (suseconds_t)(rs->backoff_ms % 1000) * 1000};
+    event_add(rs->reconnect_ev, &tv);
+}
+
+/* A connection that could not be made: hiredis frees it after this returns. */
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    rstore *rs = ac->data;
+    if (status != REDIS_OK && rs && rs->ac == ac) {
+        rs->ac = NULL;
+        char why[300];
+        snprintf(why, sizeof why, "cannot connect: %s", ac->errstr[0] ? ac->errstr : "refused");
+        conn_fail(rs, why);
+    }
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    rstore *rs = ac->data;
+    (void)status;
+    if (rs && rs->ac == ac) {
+        rs->ac = NULL;
+        if (!rs->closing && rs->state != CONN_DOWN) {
+            conn_fail(rs, ac->errstr[0] ? ac->errstr : "connection closed");
+        }
+    }
+}
+
+/* Gives up the connection (if any), puts what was on the wire back in line, and retries later. */
+static void conn_fail(rstore *rs, const char *why)
+{
+    if (rs->closing) {
+        return;
+    }
+    int was = rs->state;
+    rs->state = CONN_DOWN;
+    rs->st.errors++;
+    rs->in_round = 0;
+    rs->round_out = 0;
+    event_del(rs->timeout_ev);
+    if (rs->dnsreq) {
+        evdns_getaddrinfo_cancel(rs->dnsreq); /* its callback runs with EVUTIL_EAI_CANCEL */
+        rs->dnsreq = NULL;
+    }
+    redisAsyncContext *ac = rs->ac;
+    rs->ac = NULL;
+    if (ac) {
+        ac->data = NULL;
+        redisAsyncFree(ac); /* pending callbacks run with no reply: their work stays queued */
+    }
+    for (size_t i = 0; i < rs->nseries; i++) {
+        rs->series[i]->on_wire = 0;
+    }
+    for (op *o = rs->claims; o; o = o->next) {
+        o->on_wire = 0;
+    }
+    if (!rs->down_logged || was == CONN_READY) {
+        bv_log(was == CONN_READY ? BV_LOG_WARN : BV_LOG_ERROR, "redis",
+               "%s: %s; %" PRIu64 " deltas wait, retrying", rs->addr_text, why, rs->st.pending);
+        rs->down_logged = 1;
+    }
+    schedule_reconnect(rs);
+}
+
+static void on_handshake(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    rstore *rs = priv;
+    redisReply *rep = r;
+    if (rs->closing || rep == NULL) {
+        return;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        char why[300];
+        snprintf(why, sizeof why, "%s", rep->str);
+        conn_fail(rs, why);
+        return;
+    }
+    if (--rs->handshake_left == 0 && rs->state == CONN_HANDSHAKE) {
+        rs->state = CONN_READY;
+        event_del(rs->timeout_ev);
+        if (rs->ever_connected) {
+            rs->st.reconnects++;
+        }
+        bv_log(rs->ever_connected ? BV_LOG_WARN : BV_LOG_INFO, "redis",
+               "%s: connected%s; %" PRIu64 " deltas wait", rs->addr_text,
+               rs->ever_connected ? " again" : "", rs->st.pending);
+        rs->ever_connected = 1;
+        rs->down_logged = 0;
+        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    }
+}
+
+static void connect_to(rstore *rs)
+{
+    redisAsyncContext *ac = rs->addr.path ? redisAsyncConnectUnix(rs->addr.path)
+                                          : redisAsyncConnect(rs->ip, rs->addr.port);
+    if (ac == NULL || ac->err) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot connect: %s", ac ? ac->errstr : "out of memory");
+        if (ac) {
+            redisAsyncFree(ac);
+        }
+        conn_fail(rs, why);
+        return;
+    }
+    ac->data = rs;
+    rs->ac = ac;
+    if (redisLibeventAttach(ac, rs->evb) != REDIS_OK) {
+        conn_fail(rs, "cannot attach to the event loop");
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    rs->state = CONN_HANDSHAKE;
+    rs->handshake_left = 0;
+    int rc = 0;
+    if (rs->password) {
+        args_reset(rs);
+        rc |= arg_str(rs, "AUTH") | arg_str(rs, rs->password);
+        rc |= send_args(rs, on_handshake, rs);
+        rs->handshake_left++;
+    }
+    if (rs->addr.db) {
+        args_reset(rs);
+        rc |= arg_str(rs, "SELECT") | arg_fmt(rs, "%d", rs->addr.db);
+        rc |= send_args(rs, on_handshake, rs);
+        rs->handshake_left++;
+    }
+    static const char *const bodies[SCRIPT__COUNT] = {SYNC_LUA, CLAIM_LUA};
+    for (int i = 0; i < SCRIPT__COUNT; i++) {
+        args_reset(rs);
+        rc |= arg_str(rs, "SCRIPT") | arg_str(rs, "LOAD") | arg_str(rs, bodies[i]);
+        rc |= send_args(rs, on_handshake, rs);
+        rs->handshake_left++;
+    }
+    if (rc != 0) {
+        conn_fail(rs, "cannot send the handshake");
+    }
+}
+
+static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+{
+    rstore *rs = arg;
+    if (result == EVUTIL_EAI_CANCEL) {
+        return;
+    }
+    rs->dnsreq = NULL;
+    if (result != 0 || res == NULL) {
+        char why[300];
+        snprintf(why, sizeof why, "cannot resolve %s: %s", rs->addr.host,
+                 evutil_gai_strerror(result));
+        if (res) {
+            evutil_freeaddrinfo(res);
+        }
+        conn_fail(rs, why);
+        return;
+    }
+    const void *a = res->ai_family == AF_INET6
+                        ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+                        : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+    evutil_inet_ntop(res->ai_family, a, rs->ip, sizeof rs->ip);
+    evutil_freeaddrinfo(res);
+    connect_to(rs);
+}
+
+static void connect_start(rstore *rs)
+{
+    if (rs->closing || rs->state != CONN_DOWN) {
+        return;
+    }
+    set_timeout(rs, rs->timeout_ms);
+    if (rs->addr.path || rs->addr.host_is_ip) {
+        connect_to(rs);
+        return;
+    }
+    rs->state = CONN_RESOLVING;
+    struct evutil_addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    struct evdns_getaddrinfo_request *req =
+        evdns_getaddrinfo(rs->dns, rs->addr.host, NULL, &hints, on_resolved, rs);
+    if (rs->state == CONN_RESOLVING) {
+        rs->dnsreq = req; /* NULL when it answered at once */
+    }
+}
+
+static void on_reconnect(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    connect_start(arg);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rstore *rs = arg;
+    char why[128];
+    snprintf(why, sizeof why, "no answer within %lld ms",
+             (long long)rs->timeout_ms);
+    conn_fail(rs, rs->state == CONN_READY ? why : "connecting timed out");
+}
+
+/* ---- stats and teardown ---- */
+
+static void r_stats(bv_store *st, bv_store_stats *out)
+{
+    rstore *rs = (rstore *)st;
+    *out = rs->st;
+    out->state = rs->state == CONN_READY ? "connected"
+                 : rs->state == CONN_DOWN && rs->ever_connected ? "down"
+                 : rs->state == CONN_DOWN                       ? "down"
+                                                                : "connecting";
+    uint64_t entries = 0;
+    for (size_t i = 0; i < rs->nseries; i++) {
+        for (size_t j = 0; j < rs->series[i]->nslots; j++) {
+            entries += bv_hll_nset(&rs->series[i]->ring[j].regs);
+        }
+    }
+    out->author_entries = entries;
+}
+
+static void r_free(bv_store *st)
+{
+    rstore *rs = (rstore *)st;
+    rs->closing = 1;
+    if (rs->dnsreq) {
+        evdns_getaddrinfo_cancel(rs->dnsreq);
+        rs->dnsreq = NULL;
+    }
+    if (rs->ac) {
+        redisAsyncContext *ac = rs->ac;
+        rs->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);
+    }
+    op *o = rs->head;
+    rs->head = rs->tail = NULL;
+    while (o) {
+        op *next = o->next;
+        o->read_cb(o->arg, BV_EAGAIN, NULL);
+        op_done(rs, o);
+        o = next;
+    }
+    o = rs->claims;
+    rs->claims = NULL;
+    while (o) {
+        op *next = o->next;
+        o->claim_cb(o->arg, BV_EAGAIN, 0, NULL);
+        op_done(rs, o);
+        o = next;
+    }
+    o = rs->drains;
+    rs->drains = NULL;
+    while (o) {
+        op *next = o->next;
+        o->done_cb(o->arg, BV_EAGAIN);
+        op_done(rs, o);
+        o = next;
+    }
+    while (rs->spare) {
+        op *next = rs->spare->next;
+        free(rs->spare);
+        rs->spare = next;
+    }
+    for (size_t i = 0; i < rs->nseries; i++) {
+        rseries *s = rs->series[i];
+        for (size_t j = 0; j < s->nslots; j++) {
+            bv_hll_free(&s->ring[j].regs);
+            free(s->ring[j].pa);
+        }
+        items_free(rs, s);
+        for (size_t j = 0; j < s->norphans; j++) {
+            free(s->orphans[j].auth);
+        }
+        free(s->orphans);
+        free(s->items);
+        free(s->ring);
+        free(s->tag);
+        free(s->prefix);
+        free(s->win);
+        free(s);
+    }
+    free(rs->series);
+    struct event *evs[] = {rs->reconnect_ev, rs->timeout_ev, rs->round_ev, rs->tick_ev,
+                           rs->answer_ev, rs->hold_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
+        if (evs[i]) {
+            event_free(evs[i]);
+        }
+    }
+    if (rs->dns) {
+        evdns_base_free(rs->dns, 1);
+    }
+    bv_buf_free(&rs->args);
+    free(rs->argoff);
+    free(rs->arglen);
+    free((void *)rs->argv);
+    free(rs->counts);
+    free(rs->groups);
+    free(rs->scratch);
+    bv_redis_addr_free(&rs->addr);
+    free(rs->password);
+    free(rs);
+}
+
+static const bv_store_ops redis_ops = {
+    "redis", r_series, r_add, r_read, r_claim, r_drain, r_stats, r_free,
+};
+
+static int sha1_hex(const char *s, char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(s, strlen(s), md, &n, EVP_sha1(), NULL) != 1 || n != 20) {
+        return BV_ERR;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+    return BV_OK;
+}
+
+bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts *opts,
+                             char *errstr, size_t errlen)
+{
+    if (opts->addr == NULL || (opts->addr->path == NULL && opts->addr->host == NULL)) {
+        snprintf(errstr, errlen, "no Redis address");
+        return NULL;
+    }
+    rstore *rs = calloc(1, sizeof *rs);
+    if (rs == NULL) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    rs->base.ops = &redis_ops;
+    rs->evb = base;
+    rs->clock = opts->clock ? opts->clock : bv_clock_system();
+    rs->flush_ms = opts->flush_ms > 0 ? opts->flush_ms : 250;
+    rs->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
+    rs->max_pending = opts->max_pending ? opts->max_pending : 1000000;
+    rs->state = CONN_DOWN;
+    rs->addr.host = opts->addr->host ? strdup(opts->addr->host) : NULL;
+    rs->addr.path = opts->addr->path ? strdup(opts->addr->path) : NULL;
+    rs->addr.port = opts->addr->port;
+    rs->addr.db = opts->addr->db;
+    rs->addr.host_is_ip = opts->addr->host_is_ip;
+    const char *pw = opts->password ? opts->password : opts->addr->password;
+    rs->password = pw && *pw ? strdup(pw) : NULL;
+    bv_redis_addr_format(&rs->addr, rs->addr_text, sizeof rs->addr_text);
+    if (rs->addr.host_is_ip) {
+        snprintf(rs->ip, sizeof rs->ip, "%s", rs->addr.host);
+    }
+    uint8_t rnd[8];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        snprintf(errstr, errlen, "no random bytes for the instance id");
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        snprintf(rs->instance + 2 * i, 3, "%02x", rnd[i]);
+    }
+    if (sha1_hex(SYNC_LUA, rs->sha[SCRIPT_SYNC]) != BV_OK ||
+        sha1_hex(CLAIM_LUA, rs->sha[SCRIPT_CLAIM]) != BV_OK) {
+        snprintf(errstr, errlen, "SHA-1 is not available");
+        goto fail;
+    }
+    rs->scratch = malloc(sizeof *rs->scratch);
+    rs->reconnect_ev = evtimer_new(base, on_reconnect, rs);
+    rs->timeout_ev = evtimer_new(base, on_timeout, rs);
+    rs->round_ev = event_new(base, -1, 0, on_round_ev, rs);
+    rs->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, rs);
+    rs->answer_ev = event_new(base, -1, 0, on_answer, rs);
+    rs->hold_ev = evtimer_new(base, on_hold_timeout, rs);
+    if ((opts->addr->host && !rs->addr.host) || (opts->addr->path && !rs->addr.path) ||
+        (pw && *pw && !rs->password) || !rs->scratch || !rs->reconnect_ev || !rs->timeout_ev ||
+        !rs->round_ev || !rs->tick_ev || !rs->answer_ev || !rs->hold_ev) {
+        snprintf(errstr, errlen, "out of memory");
+        goto fail;
+    }
+    bv_hll_sum_init(rs->scratch);
+    if (!rs->addr.path && !rs->addr.host_is_ip) {
+        rs->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+                                           EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+        if (rs->dns == NULL) {
+            snprintf(errstr, errlen, "cannot set up name resolution (/etc/resolv.conf)");
+            goto fail;
+        }
+    }
+    struct timeval tick = {.tv_sec = (time_t)(rs->flush_ms / 1000),
+                           .tv_usec = (suseconds_t)(rs->flush_ms % 1000) * 1000};
+    event_add(rs->tick_ev, &tick);
+    connect_start(rs);
+    return &rs->base;
+fail:
+    r_free(&rs->base);
+    return NULL;
+}
