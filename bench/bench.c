@@ -60,6 +60,7 @@ static int run_replay(const char *bin, const char *rules, const char *path, cons
     *rss = bad ? 0 : ru.ru_maxrss;
     if (cmds_per_k) {
         *cmds_per_k = -1;
+        lseek(efd, 0, SEEK_SET);
         FILE *f = fdopen(efd, "r");
         char line[512];
         while (f && fgets(line, sizeof line, f)) {

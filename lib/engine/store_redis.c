@@ -125,7 +125,8 @@ typedef struct rseries {
     int64_t version;
     int answered;  /* a round for it came back */
     int stale;     /* others may have written since we last read the range */
-    int wanted;    /* read, added to or stale since the last round: take part in the next */
+    int dirty;     /* deltas added since the last round took them */
+    int wanted;    /* read since the last round that asked what others wrote */
     item *orphans; /* deltas of buckets that left the ring before they were sent */
     size_t norphans, caporphans;
     /* the round under way, or one not acknowledged (seq != 0) */
@@ -222,6 +223,7 @@ struct rstore {
 
 static void conn_fail(rstore *rs, const char *why);
 static void round_request(rstore *rs);
+static void round_kick(rstore *rs);
 static void hold_reads(rstore *rs);
 static void check_drains(rstore *rs);
 
@@ -456,7 +458,7 @@ static int r_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const uin
     rs->st.adds++;
     b->pend += n;
     pending_add(rs, n);
-    s->wanted = 1;
+    s->dirty = 1;
     if (s->with_authors && author) {
         uint32_t reg;
         uint8_t rank;
@@ -478,8 +480,8 @@ static int r_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const uin
             }
         }
     }
-    if (rs->round_soon && rs->state == CONN_READY && !rs->in_round) {
-        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    if (rs->round_soon) {
+        round_kick(rs);
     }
     return BV_OK;
 }
@@ -640,9 +642,10 @@ static void answer_read(rstore *rs, op *o)
         bv_hll_sum_clear(sum);
         s->win_valid = 0;
     }
-    for (size_t i = 0; i < o->nbuckets; i++) {
+    size_t slot = slot_of(s, o->from_ms);
+    for (size_t i = 0; i < o->nbuckets; i++, slot = slot + 1 == s->nslots ? 0 : slot + 1) {
         int64_t start = o->from_ms + (int64_t)i * s->bucket_ms;
-        const rbucket *b = &s->ring[slot_of(s, start)];
+        const rbucket *b = &s->ring[slot];
         int live = b->start == start;
         rs->counts[i] = live ? bucket_count(b) : 0;
         if (o->group == 0 || cached) {
@@ -715,8 +718,8 @@ static void on_answer(evutil_socket_t fd, short what, void *arg)
         op_done(rs, o);
         o = next;
     }
-    if (rs->round_soon && rs->state == CONN_READY && !rs->in_round) {
-        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    if (rs->round_soon) {
+        round_kick(rs);
     }
 }
 
@@ -824,6 +827,7 @@ static int take_round(rseries *s)
         b->npa = b->cappa = 0;
     }
     s->seq = s->nitems ? s->next_seq++ : 0;
+    s->dirty = 0;
     return BV_OK;
 }
 
@@ -942,11 +946,14 @@ static int send_claim(rstore *rs, op *o)
     return send_args(rs, on_claim_reply, o);
 }
 
-/* Something to send, or to learn (the range is stale, or has buckets never read). */
-static int series_needs_round(const rseries *s)
+/* Something to send or known to be stale; with learn, also a series read since (has anyone
+ * else written?) or with buckets never read. Rounds at a bucket's end only send (unless reads
+ * wait for the others); ticks and drains also learn: a process alone on its keys then spends
+ * one command per series and round that has deltas, not per series it reads. */
+static int series_needs_round(const rseries *s, int learn)
 {
-    return s->seq != 0 || s->norphans || s->wanted ||
-           (s->newest != INT64_MIN && (s->stale || s->known_to < s->newest));
+    return s->seq != 0 || s->norphans || s->dirty || (s->stale && s->newest != INT64_MIN) ||
+           (learn && (s->wanted || (s->newest != INT64_MIN && s->known_to < s->newest)));
 }
 
 static void round_done(rstore *rs)
@@ -981,17 +988,18 @@ static void round_done(rstore *rs)
     }
     more |= rs->claims != NULL || rs->drains != NULL;
     if (more) {
-        event_active(rs->round_ev, EV_TIMEOUT, 0);
+        round_kick(rs);
     }
 }
 
-/* A round: every series with something to say or to learn, then the claims. */
-static void round_start(rstore *rs)
+/* A round: every series with something to say (or to learn), then the claims. */
+static void round_start(rstore *rs, int learn)
 {
     if (rs->state != CONN_READY || rs->in_round || rs->closing) {
         return;
     }
     rs->round_soon = 0;
+    event_del(rs->round_ev);
     rs->in_round = 1;
     rs->round_gen++;
     rs->round_out = 0;
@@ -999,13 +1007,15 @@ static void round_start(rstore *rs)
     for (size_t i = 0; i < rs->nseries; i++) {
         rseries *s = rs->series[i];
         /* a drain also asks every series whether others wrote, to end on the whole picture */
-        if (!series_needs_round(s) && !(rs->drains && s->newest != INT64_MIN)) {
+        if (!series_needs_round(s, learn) && !(rs->drains && s->newest != INT64_MIN)) {
             continue;
         }
         if (s->seq == 0 && take_round(s) != BV_OK) {
             continue; /* out of memory: the deltas stay pending */
         }
-        s->wanted = 0;
+        if (learn) {
+            s->wanted = 0;
+        }
         if (send_sync(rs, s) != BV_OK) {
             s->on_wire = 0;
             conn_fail(rs, "cannot send a command");
@@ -1037,7 +1047,8 @@ static void on_round_ev(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    round_start(arg);
+    rstore *rs = arg;
+    round_start(rs, rs->hold || rs->drains != NULL);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -1047,19 +1058,36 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     rstore *rs = arg;
     int any = rs->claims != NULL || rs->drains != NULL;
     for (size_t i = 0; i < rs->nseries && !any; i++) {
-        any = series_needs_round(rs->series[i]);
+        any = series_needs_round(rs->series[i], 1);
     }
     if (any) {
-        round_start(rs);
+        round_start(rs, 1);
+    }
+}
+
+/* Starts a round on the next turn, or, within ROUND_GAP_MS of the last one, once the gap has
+ * passed: a replay at full speed ends a bucket every few milliseconds, and rounds back to back
+ * would cost more than they tell. Reads waiting for the others do not wait for the gap. */
+#define ROUND_GAP_MS 10
+static void round_kick(rstore *rs)
+{
+    if (rs->state != CONN_READY || rs->in_round || rs->closing) {
+        return; /* round_done or the handshake kicks again */
+    }
+    int64_t gap = rs->flush_ms < ROUND_GAP_MS ? rs->flush_ms : ROUND_GAP_MS;
+    int64_t wait = rs->round_gen ? rs->round_started + gap - mono(rs) : 0;
+    if (wait <= 0 || rs->hold) {
+        event_active(rs->round_ev, EV_TIMEOUT, 0);
+    } else if (!event_pending(rs->round_ev, EV_TIMEOUT, NULL)) {
+        struct timeval tv = {0, (suseconds_t)wait * 1000};
+        event_add(rs->round_ev, &tv);
     }
 }
 
 static void round_request(rstore *rs)
 {
     rs->round_soon = 1;
-    if (rs->state == CONN_READY && !rs->in_round) {
-        event_active(rs->round_ev, EV_TIMEOUT, 0);
-    }
+    round_kick(rs);
 }
 
 static void reply_done(rstore *rs)

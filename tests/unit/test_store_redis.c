@@ -186,7 +186,7 @@ static void test_two_stores_one_picture(void **state)
     uint32_t s1, s2, so;
     bv_store_series(p1, "drill/e/run1/r1/60000", MIN, 10 * MIN, 1, &s1);
     bv_store_series(p2, "drill/e/run1/r1/60000", MIN, 10 * MIN, 1, &s2);
-    bv_store_series(other, "drill/e/run2/r1/60000", MIN, 10 * MIN, 1, &so);
+    bv_store_series(other, "live/e/r1/60000", MIN, 10 * MIN, 1, &so); /* the live event */
     bv_hll exact = {0};
     uint8_t a[BV_PSEUDO_LEN];
     for (int i = 0; i < 600; i++) {
@@ -209,7 +209,7 @@ static void test_two_stores_one_picture(void **state)
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(g1.counts[i], 120);
         assert_int_equal(g2.counts[i], 120);
-        assert_int_equal(go.counts[i], 360); /* another run's namespace: its own counts */
+        assert_int_equal(go.counts[i], 360); /* live and drill never see each other */
     }
     /* distinct authors across processes: the union of both sides' registers, which is what
      * PFCOUNT over the window's keys says */
