@@ -76,15 +76,6 @@ struct bv_pipeline {
     size_t maxdet;
 };
 
-static int64_t floor_to(int64_t t, int64_t b)
-{
-    int64_t q = t / b;
-    if (t % b != 0 && t < 0) {
-        q--;
-    }
-    return q * b;
-}
-
 #define RAW_MAX (2 * BV_EXCERPT_MAX) /* bytes of text kept per sample, before collapsing */
 
 /* Empties slot i (its block stays for reuse). */
@@ -310,7 +301,7 @@ static void job_complete(job *j)
             .any_holds = any,
             .final = j->final,
             .at_ms = j->final ? j->boundary : j->at_ms,
-            .episode_ms = floor_to(j->at_ms, rs->min_bucket),
+            .episode_ms = bv_bucket_start(j->at_ms, rs->min_bucket),
             .evals = pl->evals,
             .nevals = r->ndetectors,
         };
@@ -359,10 +350,10 @@ static int start_job(bv_pipeline *pl, uint32_t rule, int final, int64_t at_ms, i
     for (size_t d = 0; d < r->ndetectors; d++) {
         const bv_detector_spec *ds = &r->detectors[d];
         size_t span = bv_det_span(ds);
-        int64_t cur = floor_to(at_ms, ds->bucket_ms);
+        int64_t cur = bv_bucket_start(at_ms, ds->bucket_ms);
         int64_t from = cur - (int64_t)(span - 1) * ds->bucket_ms;
         j->warm[d] =
-            pl->st.first_ms != INT64_MIN && floor_to(pl->st.first_ms, ds->bucket_ms) <= from;
+            pl->st.first_ms != INT64_MIN && bv_bucket_start(pl->st.first_ms, ds->bucket_ms) <= from;
         int rc = bv_store_read(pl->store, pl->rules[rule].series[d], from, span,
                                bv_det_author_group(ds), on_read, &j->reads[d]);
         if (rc != 0) {
@@ -385,9 +376,9 @@ static int64_t final_limit(const bv_pipeline *pl, const rule_state *rs)
         return INT64_MIN;
     }
     if (pl->finishing) {
-        return floor_to(pl->st.max_ms, rs->min_bucket) + rs->min_bucket;
+        return bv_bucket_start(pl->st.max_ms, rs->min_bucket) + rs->min_bucket;
     }
-    return floor_to(pl->st.watermark_ms, rs->min_bucket);
+    return bv_bucket_start(pl->st.watermark_ms, rs->min_bucket);
 }
 
 /* Starts the final evaluations that are due, and notes when the next one can be: a boundary
@@ -418,7 +409,7 @@ void bv_pipeline_set_firing(bv_pipeline *pl, uint32_t rule, int firing, int64_t 
     }
     rule_state *rs = &pl->rules[rule];
     if (firing && !rs->firing) {
-        rs->next_final = floor_to(at_ms, rs->min_bucket) + rs->min_bucket;
+        rs->next_final = bv_bucket_start(at_ms, rs->min_bucket) + rs->min_bucket;
         pl->firing[pl->nfiring++] = rule;
     } else if (!firing && rs->firing) {
         for (size_t k = 0; k < pl->nfiring; k++) {

@@ -14,6 +14,16 @@
 
 typedef struct bv_store bv_store;
 
+/* The start of the bucket of size b holding event time t (floor, also before 1970). */
+static inline int64_t bv_bucket_start(int64_t t, int64_t b)
+{
+    int64_t q = t / b;
+    if (t % b != 0 && t < 0) {
+        q--;
+    }
+    return q * b;
+}
+
 /* A read answer: counts of the buckets [from_ms, from_ms + nbuckets*bucket_ms), oldest first,
  * and, when asked for, the number of distinct authors in each group of author_group consecutive
  * buckets (nbuckets / author_group groups, oldest first). */

@@ -182,15 +182,6 @@ static void aset_free(aset *s)
     memset(s, 0, sizeof *s);
 }
 
-static int64_t floor_to(int64_t t, int64_t b)
-{
-    int64_t q = t / b;
-    if (t % b != 0 && t < 0) {
-        q--;
-    }
-    return q * b;
-}
-
 static size_t slot_of(const series *s, int64_t start)
 {
     int64_t idx = start / s->bucket_ms;
@@ -247,7 +238,7 @@ static int mem_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const u
         return BV_EINVAL;
     }
     series *s = &ms->series[sid];
-    int64_t start = floor_to(t_ms, s->bucket_ms);
+    int64_t start = bv_bucket_start(t_ms, s->bucket_ms);
     bucket *b = &s->ring[slot_of(s, start)];
     if (b->start != start) {
         if (b->start != INT64_MIN && b->start > start) {
@@ -332,7 +323,7 @@ static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets
     }
     o->kind = OP_READ;
     o->series = sid;
-    o->from_ms = floor_to(from_ms, ms->series[sid].bucket_ms);
+    o->from_ms = bv_bucket_start(from_ms, ms->series[sid].bucket_ms);
     o->nbuckets = nbuckets;
     o->group = group;
     o->read_cb = cb;

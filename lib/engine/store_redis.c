@@ -227,15 +227,6 @@ static void round_kick(rstore *rs);
 static void hold_reads(rstore *rs);
 static void check_drains(rstore *rs);
 
-static int64_t floor_to(int64_t t, int64_t b)
-{
-    int64_t q = t / b;
-    if (t % b != 0 && t < 0) {
-        q--;
-    }
-    return q * b;
-}
-
 static size_t slot_of(const rseries *s, int64_t start)
 {
     int64_t m = (start / s->bucket_ms) % (int64_t)s->nslots;
@@ -442,7 +433,7 @@ static int r_add(bv_store *st, uint32_t sid, int64_t t_ms, uint32_t n, const uin
         return BV_EINVAL;
     }
     rseries *s = rs->series[sid];
-    int64_t start = floor_to(t_ms, s->bucket_ms);
+    int64_t start = bv_bucket_start(t_ms, s->bucket_ms);
     rbucket *b = bucket_for(rs, s, start);
     if (b == NULL) {
         rs->st.dropped_old++;
@@ -529,7 +520,7 @@ static int r_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets, 
     rseries *s = rs->series[sid];
     o->kind = OP_READ;
     o->series = sid;
-    o->from_ms = floor_to(from_ms, s->bucket_ms);
+    o->from_ms = bv_bucket_start(from_ms, s->bucket_ms);
     o->nbuckets = nbuckets;
     o->group = group;
     o->read_cb = cb;

@@ -107,15 +107,15 @@ static inline int tu_redis_wait_ready(int fd)
             memmove(log, log + sizeof log / 2, sizeof log / 2);
             n = sizeof log / 2;
         }
-        ssize_t got = read(fd, log + n, sizeof log - n);
-        if (got < 0 && errno == EINTR) {
+        ssize_t nr = read(fd, log + n, sizeof log - n);
+        if (nr < 0 && errno == EINTR) {
             continue;
         }
-        if (got <= 0) {
+        if (nr <= 0) {
             fprintf(stderr, "redisutil: redis-server exited before it was ready\n");
             break;
         }
-        n += (size_t)got;
+        n += (size_t)nr;
         if (memmem(log, n, TU_REDIS_READY, strlen(TU_REDIS_READY)) != NULL ||
             memmem(log, n, TU_REDIS_READY_UNIX, strlen(TU_REDIS_READY_UNIX)) != NULL) {
             return 0;

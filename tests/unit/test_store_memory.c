@@ -2,53 +2,13 @@
  * claims, and the asynchronous contract (answers on a later loop turn, once). */
 #include "testutil.h"
 
+#include "storeutil.h"
+
 #include "core/err.h"
 #include "engine/post.h"
 #include "engine/store_memory.h"
 
 #include <event2/event.h>
-
-typedef struct got {
-    int calls, err, claimed;
-    char winner[64];
-    uint64_t counts[16];
-    size_t n;
-    uint64_t authors[64];
-    size_t ngroups;
-    int64_t from;
-} got;
-
-static void read_cb(void *arg, int err, const bv_series_read *r)
-{
-    got *g = arg;
-    g->calls++;
-    g->err = err;
-    if (r) {
-        g->n = r->nbuckets;
-        g->from = r->from_ms;
-        memcpy(g->counts, r->counts, r->nbuckets * sizeof(uint64_t));
-        g->ngroups = r->ngroups;
-        if (r->authors) {
-            memcpy(g->authors, r->authors, r->ngroups * sizeof(uint64_t));
-        }
-    }
-}
-
-static void claim_cb(void *arg, int err, int claimed, const char *winner)
-{
-    got *g = arg;
-    g->calls++;
-    g->err = err;
-    g->claimed = claimed;
-    snprintf(g->winner, sizeof g->winner, "%s", winner ? winner : "");
-}
-
-static void done_cb(void *arg, int err)
-{
-    got *g = arg;
-    g->calls++;
-    g->err = err;
-}
 
 static void author(uint8_t a[BV_PSEUDO_LEN], int k)
 {
@@ -149,10 +109,10 @@ static void test_claims_and_teardown(void **state)
     bv_store_claim(st, "drill/x/r2", "C", BV_CLAIM_FIRE, 1000, claim_cb, &c);
     event_base_loop(base, EVLOOP_NONBLOCK);
     assert_int_equal(a.calls + b.calls + c.calls, 3);
-    assert_int_equal(a.claimed, 1);
-    assert_int_equal(b.claimed, 0); /* one claimant wins the episode... */
+    assert_int_equal(a.won, 1);
+    assert_int_equal(b.won, 0); /* one claimant wins the episode... */
     assert_string_equal(b.winner, "A"); /* ...and the other learns its id */
-    assert_int_equal(c.claimed, 1);     /* another rule is another scope */
+    assert_int_equal(c.won, 1);     /* another rule is another scope */
     /* resolving: only under the firing id, once */
     bv_store_claim(st, "drill/x/r1", "B", BV_CLAIM_RESOLVE, 1000, claim_cb, &d);
     bv_store_claim(st, "drill/x/r1", "A", BV_CLAIM_RESOLVE, 1000, claim_cb, &e);
@@ -160,16 +120,16 @@ static void test_claims_and_teardown(void **state)
     bv_store_drain(st, done_cb, &g);
     assert_int_equal(g.calls, 0); /* asynchronous */
     event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(d.claimed, 0);
-    assert_int_equal(e.claimed, 1);
-    assert_int_equal(f.claimed, 0);
+    assert_int_equal(d.won, 0);
+    assert_int_equal(e.won, 1);
+    assert_int_equal(f.won, 0);
     assert_int_equal(g.calls, 1);
     assert_int_equal(g.err, 0);
     /* after the episode resolved, a new one can fire */
     got h = {0};
     bv_store_claim(st, "drill/x/r1", "N", BV_CLAIM_FIRE, 1000, claim_cb, &h);
     event_base_loop(base, EVLOOP_NONBLOCK);
-    assert_int_equal(h.claimed, 1);
+    assert_int_equal(h.won, 1);
     assert_string_equal(h.winner, "N");
     /* pending calls answer with an error when the store goes away */
     got p = {0};

@@ -4,6 +4,8 @@
  * not there (deltas wait, bounded), and a server that never answers (the loop's timeout). */
 #include "testutil.h"
 
+#include "storeutil.h"
+
 #include "redisutil.h"
 
 #include "core/err.h"
@@ -19,45 +21,6 @@
 
 #define T0 1781287200000LL /* 2026-06-12T18:00:00Z, a bucket boundary */
 #define MIN 60000
-
-typedef struct got {
-    int calls, err, won;
-    char winner[64];
-    uint64_t counts[40];
-    uint64_t authors[8];
-    size_t n, ngroups;
-} got;
-
-static void read_cb(void *arg, int err, const bv_series_read *r)
-{
-    got *g = arg;
-    g->calls++;
-    g->err = err;
-    if (r) {
-        g->n = r->nbuckets;
-        memcpy(g->counts, r->counts, r->nbuckets * sizeof(uint64_t));
-        g->ngroups = r->ngroups;
-        if (r->authors) {
-            memcpy(g->authors, r->authors, r->ngroups * sizeof(uint64_t));
-        }
-    }
-}
-
-static void claim_cb(void *arg, int err, int won, const char *winner)
-{
-    got *g = arg;
-    g->calls++;
-    g->err = err;
-    g->won = won;
-    snprintf(g->winner, sizeof g->winner, "%s", winner ? winner : "");
-}
-
-static void done_cb(void *arg, int err)
-{
-    got *g = arg;
-    g->calls++;
-    g->err = err;
-}
 
 static void author(uint8_t a[BV_PSEUDO_LEN], int k)
 {
