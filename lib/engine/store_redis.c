@@ -161,6 +161,7 @@ typedef struct op {
     bv_claim_kind claim_kind;
     int64_t ttl_ms;
     int on_wire;
+    uint64_t gen; /* drains: rounds started before the call; done after a later one */
 } op;
 
 struct rstore {
@@ -596,6 +597,7 @@ static int r_drain(bv_store *st, bv_store_done_cb *cb, void *arg)
     o->kind = OP_DRAIN;
     o->done_cb = cb;
     o->arg = arg;
+    o->gen = rs->round_gen;
     o->next = rs->drains;
     rs->drains = o;
     round_request(rs);
@@ -1299,13 +1301,27 @@ static void check_drains(rstore *rs)
             }
         }
     }
-    op *d = rs->drains;
+    /* only drains asked before a round that has completed since: that round asked every
+     * series whether others wrote */
+    op *d = rs->drains, *keep = NULL, *done = NULL;
     rs->drains = NULL;
     while (d) {
         op *next = d->next;
-        d->done_cb(d->arg, BV_OK);
-        op_done(rs, d);
+        if (rs->round_gen > d->gen) {
+            d->next = done;
+            done = d;
+        } else {
+            d->next = keep;
+            keep = d;
+        }
         d = next;
+    }
+    rs->drains = keep;
+    while (done) {
+        op *next = done->next;
+        done->done_cb(done->arg, BV_OK);
+        op_done(rs, done);
+        done = next;
     }
 }
 

@@ -193,6 +193,7 @@ static inline int tu_redis_start_port(tu_redis *r, int port, const char *extra_a
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 2); /* never the test's own stderr */
     pid_t pid;
     int rc = posix_spawnp(&pid, "redis-server", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);

@@ -29,6 +29,23 @@ static void author(uint8_t a[BV_PSEUDO_LEN], int k)
     a[1] = (uint8_t)(k >> 8);
 }
 
+/* One redis-server for the file, stopped by the group teardown even when a test fails; each test
+ * counts under namespaces of its own. */
+static tu_redis srv;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return tu_redis_start(&srv, NULL);
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    tu_redis_stop(&srv);
+    return 0;
+}
+
 static bv_store *open_store(struct event_base *base, const char *url, int64_t timeout_ms,
                             uint64_t max_pending)
 {
@@ -76,16 +93,14 @@ static long long redis_int(redisContext *c, const char *fmt, const char *key)
 static void test_counts_and_keys(void **state)
 {
     (void)state;
-    tu_redis srv;
-    assert_int_equal(tu_redis_start(&srv, NULL), 0);
     char url[400];
     snprintf(url, sizeof url, "unix:%s", srv.sock);
     struct event_base *base = event_base_new();
     bv_store *st = open_store(base, url, 5000, 0);
     uint32_t s;
-    assert_int_equal(bv_store_series(st, "drill/e/run1/r1/60000", MIN, 5 * MIN, 1, &s), 0);
+    assert_int_equal(bv_store_series(st, "drill/e/keys/r1/60000", MIN, 5 * MIN, 1, &s), 0);
     assert_int_equal(bv_store_series(st, "bad{tag}/r/60000", MIN, 5 * MIN, 0, &s), BV_EINVAL);
-    assert_int_equal(bv_store_series(st, "drill/e/run1/r1/60000", MIN, 5 * MIN, 1, &s), 0);
+    assert_int_equal(bv_store_series(st, "drill/e/keys/r1/60000", MIN, 5 * MIN, 1, &s), 0);
     uint8_t a[BV_PSEUDO_LEN];
     for (int i = 0; i < 30; i++) {
         author(a, i % 10);
@@ -112,34 +127,31 @@ static void test_counts_and_keys(void **state)
     redisContext *c = redisConnectUnix(srv.sock);
     assert_non_null(c);
     char key[200];
-    snprintf(key, sizeof key, "bv:{drill/e/run1/r1}:60000:%lld:n", T0);
+    snprintf(key, sizeof key, "bv:{drill/e/keys/r1}:60000:%lld:n", T0);
     assert_int_equal(redis_int(c, "GET %s", key), 30);
     long long ttl = redis_int(c, "PTTL %s", key);
     assert_true(ttl > 0 && ttl <= 2 * 5 * MIN + 3600000);
-    snprintf(key, sizeof key, "bv:{drill/e/run1/r1}:60000:%lld:a", T0);
+    snprintf(key, sizeof key, "bv:{drill/e/keys/r1}:60000:%lld:a", T0);
     assert_int_equal(redis_int(c, "PFCOUNT %s", key), 10);
     assert_true(redis_int(c, "PTTL %s", key) > 0);
-    snprintf(key, sizeof key, "bv:{drill/e/run1/r1}:60000:%lld:n", T0 + MIN);
+    snprintf(key, sizeof key, "bv:{drill/e/keys/r1}:60000:%lld:n", T0 + MIN);
     assert_int_equal(redis_int(c, "GET %s", key), 2);
     /* Redis forgets the scripts: the next round loads them again */
     redisReply *r = redisCommand(c, "SCRIPT FLUSH");
     freeReplyObject(r);
     bv_store_add(st, s, T0 + 2 * MIN, 5, NULL);
     drain(base, st);
-    snprintf(key, sizeof key, "bv:{drill/e/run1/r1}:60000:%lld:n", T0 + 2 * MIN);
+    snprintf(key, sizeof key, "bv:{drill/e/keys/r1}:60000:%lld:n", T0 + 2 * MIN);
     assert_int_equal(redis_int(c, "GET %s", key), 5);
     redisFree(c);
     bv_store_free(st);
     event_base_free(base);
-    tu_redis_stop(&srv);
 }
 
 /* Two processes, one picture: each counts its own posts; each reads the sum. */
 static void test_two_stores_one_picture(void **state)
 {
     (void)state;
-    tu_redis srv;
-    assert_int_equal(tu_redis_start(&srv, NULL), 0);
     char url[400];
     snprintf(url, sizeof url, "unix:%s", srv.sock);
     struct event_base *base = event_base_new();
@@ -147,8 +159,8 @@ static void test_two_stores_one_picture(void **state)
     bv_store *p2 = open_store(base, url, 5000, 0);
     bv_store *other = open_store(base, url, 5000, 0);
     uint32_t s1, s2, so;
-    bv_store_series(p1, "drill/e/run1/r1/60000", MIN, 10 * MIN, 1, &s1);
-    bv_store_series(p2, "drill/e/run1/r1/60000", MIN, 10 * MIN, 1, &s2);
+    bv_store_series(p1, "drill/e/two/r1/60000", MIN, 10 * MIN, 1, &s1);
+    bv_store_series(p2, "drill/e/two/r1/60000", MIN, 10 * MIN, 1, &s2);
     bv_store_series(other, "live/e/r1/60000", MIN, 10 * MIN, 1, &so); /* the live event */
     bv_hll exact = {0};
     uint8_t a[BV_PSEUDO_LEN];
@@ -184,15 +196,12 @@ static void test_two_stores_one_picture(void **state)
     bv_store_free(p2);
     bv_store_free(other);
     event_base_free(base);
-    tu_redis_stop(&srv);
 }
 
 /* The episode claim of store.h, across two stores; the same contract as the memory store. */
 static void test_claims(void **state)
 {
     (void)state;
-    tu_redis srv;
-    assert_int_equal(tu_redis_start(&srv, NULL), 0);
     char url[400];
     snprintf(url, sizeof url, "unix:%s", srv.sock);
     struct event_base *base = event_base_new();
@@ -236,7 +245,6 @@ static void test_claims(void **state)
     assert_int_equal(t.err, BV_EAGAIN);
     bv_store_free(p2);
     event_base_free(base);
-    tu_redis_stop(&srv);
 }
 
 /* No Redis at the address: reads still answer from the local view, deltas wait (bounded, the
@@ -275,6 +283,53 @@ static void test_redis_away(void **state)
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.err, BV_EAGAIN);
     event_base_free(base);
+    rmdir(dir);
+}
+
+/* Redis is not there while a whole window goes by: buckets leave the ring with their counts
+ * unsent; when Redis comes (a socket appears at the address), every count arrives, once. */
+static void test_outage_longer_than_window(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bv-late-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char link[128], url[160];
+    snprintf(link, sizeof link, "%s/r.sock", dir);
+    snprintf(url, sizeof url, "unix:%s", link);
+    struct event_base *base = event_base_new();
+    bv_store *st = open_store(base, url, 2000, 0);
+    uint32_t s;
+    bv_store_series(st, "live/outage/r1/60000", MIN, 3 * MIN, 1, &s); /* a ring of 5 buckets */
+    uint8_t a[BV_PSEUDO_LEN];
+    for (int m = 0; m < 20; m++) {
+        for (int i = 0; i <= m; i++) {
+            author(a, 1000 * m + i);
+            bv_store_add(st, s, T0 + m * MIN + i * 100, 1, a);
+        }
+    }
+    event_base_loop(base, EVLOOP_NONBLOCK); /* it tries, and fails */
+    bv_store_stats ss;
+    bv_store_stats_get(st, &ss);
+    assert_string_equal(ss.state, "down");
+    assert_int_equal(ss.dropped_pending, 0);
+    assert_int_equal(symlink(srv.sock, link), 0);
+    drain(base, st);
+    bv_store_stats_get(st, &ss);
+    assert_string_equal(ss.state, "connected");
+    assert_int_equal(ss.pending, 0);
+    redisContext *c = redisConnectUnix(srv.sock);
+    assert_non_null(c);
+    for (int m = 0; m < 20; m++) {
+        char key[200];
+        snprintf(key, sizeof key, "bv:{live/outage/r1}:60000:%lld:n", T0 + m * MIN);
+        assert_int_equal(redis_int(c, "GET %s", key), m + 1);
+        snprintf(key, sizeof key, "bv:{live/outage/r1}:60000:%lld:a", T0 + m * MIN);
+        assert_int_equal(redis_int(c, "PFCOUNT %s", key), m + 1);
+    }
+    redisFree(c);
+    bv_store_free(st);
+    event_base_free(base);
+    unlink(link);
     rmdir(dir);
 }
 
@@ -321,7 +376,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_and_keys), cmocka_unit_test(test_two_stores_one_picture),
         cmocka_unit_test(test_claims),          cmocka_unit_test(test_redis_away),
-        cmocka_unit_test(test_silent_server),
+        cmocka_unit_test(test_silent_server),   cmocka_unit_test(test_outage_longer_than_window),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
