@@ -159,6 +159,24 @@ check "Redis crash: no count lost, none counted twice" 'cmp -s "$T/ref.counts" "
 cmp -s "$T/ref.counts" "$T/fault.counts" || diff "$T/ref.counts" "$T/fault.counts" | head -5
 
 # 4. addresses and errors
+head -n 2000 "$T/drill.ndjson" > "$T/short.ndjson"
+$BIN replay $R --redis "redis://localhost:$REDIS_PORT_main/3" --run byname "$T/short.ndjson" \
+    > /dev/null 2> "$T/byname.err"; rc=$?
+n3=$(redis-cli -p "$REDIS_PORT_main" -n 3 --scan --pattern 'bv:{drill/haren/byname/*' | wc -l)
+check "a host name (resolved without blocking) and a database number ($n3 keys in db 3)" \
+    '[ $rc = 0 ] && [ "$n3" -gt 0 ] && grep -q "redis redis://localhost:$REDIS_PORT_main/3" "$T/byname.err"'
+redis_start auth --requirepass 'pw:with@odd chars' || bad "redis-server with a password starts"
+cat > "$T/auth.yaml" <<EOF
+event: haren
+rules: [$PWD/rules/project-x.yaml]
+redis: {url: "redis://127.0.0.1:$REDIS_PORT_auth", password_env: TEST_REDIS_PW, flush: 10ms}
+EOF
+TEST_REDIS_PW='pw:with@odd chars' $BIN replay -c "$T/auth.yaml" "$T/short.ndjson" > /dev/null 2> "$T/auth.err"; rc=$?
+na=$(redis-cli -p "$REDIS_PORT_auth" --no-auth-warning -a 'pw:with@odd chars' --scan | wc -l)
+check "password from redis.password_env: AUTH, counts written ($na keys)" '[ $rc = 0 ] && [ "$na" -gt 0 ]'
+$BIN replay -c "$T/auth.yaml" "$T/short.ndjson" > /dev/null 2> "$T/e3"; rc=$?
+check "redis.password_env naming an unset variable: a clear error" \
+    '[ $rc = 1 ] && grep -q "TEST_REDIS_PW, which is not set" "$T/e3"'
 $BIN replay $R --redis rediss://x:1 "$T/drill.ndjson" > /dev/null 2> "$T/e1"; rc=$?
 check "rediss:// refused as a usage error naming TLS" '[ $rc = 2 ] && grep -q "TLS" "$T/e1"'
 $BIN replay $R --redis 'redis://:s3cret@127.0.0.1:1' "$T/drill.ndjson" > /dev/null 2> "$T/e2" &
