@@ -784,6 +784,42 @@ static int send_args(rstore *rs, redisCallbackFn *fn, void *priv)
 /* ---- rounds ---- */
 
 /* Moves the series' unsent deltas into its round (a new one: call only when seq == 0). */
+/* Author entries one round sends per series, at most: after a long outage a bucket may hold
+ * many; Redis refuses commands of more than 1M arguments, and a huge script stalls the server.
+ * The rest go in the next round. */
+#define ROUND_AUTHORS_MAX 32768
+
+/* Moves up to budget entries of an author list into an item (the whole list when it fits: no
+ * copy). The rest stays in the list. */
+static int take_authors(item *it, uint8_t **pa, uint32_t *npa, uint32_t *cappa, size_t *budget)
+{
+    if (*npa <= *budget) {
+        it->auth = *pa;
+        it->nauth = *npa;
+        *budget -= *npa;
+        *pa = NULL;
+        *npa = 0;
+        if (cappa) {
+            *cappa = 0;
+        }
+        return BV_OK;
+    }
+    size_t k = *budget;
+    it->auth = k ? malloc(k * BV_PSEUDO_LEN) : NULL;
+    if (k && it->auth == NULL) {
+        return BV_ENOMEM;
+    }
+    if (k) {
+        memcpy(it->auth, *pa, k * BV_PSEUDO_LEN);
+        memmove(*pa, *pa + k * BV_PSEUDO_LEN, (*npa - k) * BV_PSEUDO_LEN);
+    }
+    it->nauth = (uint32_t)k;
+    *npa -= (uint32_t)k;
+    *budget = 0;
+    return BV_OK;
+}
+
+/* Moves the series' unsent deltas into its round (a new one: call only when seq == 0). */
 static int take_round(rseries *s)
 {
     size_t need = s->norphans;
@@ -798,29 +834,58 @@ static int take_round(rseries *s)
         s->items = ni;
         s->capitems = need;
     }
+    size_t budget = ROUND_AUTHORS_MAX;
+    int left = 0;
     s->nitems = 0;
+    size_t kept = 0;
     for (size_t i = 0; i < s->norphans; i++) {
-        s->items[s->nitems++] = s->orphans[i];
-        s->rs->orphan_buckets--;
+        item *o = &s->orphans[i];
+        if (budget == 0 && o->nauth) {
+            s->orphans[kept++] = *o; /* the next round's */
+            left = 1;
+            continue;
+        }
+        item *it = &s->items[s->nitems++];
+        it->start = o->start;
+        it->delta = o->delta;
+        uint32_t cap = 0;
+        if (take_authors(it, &o->auth, &o->nauth, &cap, &budget) != BV_OK) {
+            s->nitems--;
+            s->orphans[kept++] = *o;
+            left = 1;
+            continue;
+        }
+        if (o->nauth) {
+            o->delta = 0; /* the count went with the first part */
+            s->orphans[kept++] = *o;
+            left = 1;
+        } else {
+            s->rs->orphan_buckets--;
+        }
     }
-    s->norphans = 0;
+    s->norphans = kept;
     for (size_t i = 0; i < s->nslots; i++) {
         rbucket *b = &s->ring[i];
-        if (b->start == INT64_MIN || (!b->pend && !b->npa)) {
+        if (b->start == INT64_MIN || (!b->pend && !b->npa) || (budget == 0 && !b->pend)) {
+            left |= b->start != INT64_MIN && b->npa;
             continue;
         }
         item *it = &s->items[s->nitems++];
         it->start = b->start;
         it->delta = b->pend;
-        it->auth = b->pa;
-        it->nauth = b->npa;
+        if (take_authors(it, &b->pa, &b->npa, &b->cappa, &budget) != BV_OK) {
+            it->auth = NULL;
+            it->nauth = 0;
+        }
+        left |= b->npa != 0;
         b->infl += b->pend;
         b->pend = 0;
-        b->pa = NULL;
-        b->npa = b->cappa = 0;
     }
     s->seq = s->nitems ? s->next_seq++ : 0;
-    s->dirty = 0;
+    s->dirty = left;
+    if (left) {
+        s->rs->round_soon = 1;
+    }
     return BV_OK;
 }
 

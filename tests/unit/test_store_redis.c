@@ -307,6 +307,14 @@ static void test_outage_longer_than_window(void **state)
             bv_store_add(st, s, T0 + m * MIN + i * 100, 1, a);
         }
     }
+    /* and one bucket with more authors than one round sends */
+    uint32_t big;
+    bv_store_series(st, "live/outage/big/60000", MIN, 3 * MIN, 1, &big);
+    for (int i = 0; i < 70000; i++) {
+        author(a, i);
+        a[2] = (uint8_t)(i >> 16);
+        bv_store_add(st, big, T0 + (i % 600) * 100, 1, a);
+    }
     event_base_loop(base, EVLOOP_NONBLOCK); /* it tries, and fails */
     bv_store_stats ss;
     bv_store_stats_get(st, &ss);
@@ -326,6 +334,16 @@ static void test_outage_longer_than_window(void **state)
         snprintf(key, sizeof key, "bv:{live/outage/r1}:60000:%lld:a", T0 + m * MIN);
         assert_int_equal(redis_int(c, "PFCOUNT %s", key), m + 1);
     }
+    char key[200];
+    snprintf(key, sizeof key, "bv:{live/outage/big}:60000:%lld:n", T0);
+    assert_int_equal(redis_int(c, "GET %s", key), 70000);
+    snprintf(key, sizeof key, "bv:{live/outage/big}:60000:%lld:a", T0);
+    long long pf = redis_int(c, "PFCOUNT %s", key);
+    assert_true(pf > 70000 * 0.98 && pf < 70000 * 1.02);
+    got g = {0};
+    bv_store_read(st, big, T0, 1, 1, read_cb, &g);
+    run_until(base, &g.calls);
+    assert_int_equal(g.authors[0], pf); /* the local view is Redis's */
     redisFree(c);
     bv_store_free(st);
     event_base_free(base);
