@@ -184,6 +184,7 @@ struct rstore {
     char ip[64];
     int handshake_left;
     int ever_connected, down_logged;
+    int64_t down_logged_ms;
     int64_t backoff_ms;
     struct event *reconnect_ev, *timeout_ev, *round_ev, *tick_ev, *answer_ev;
 
@@ -1435,6 +1436,15 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     }
 }
 
+static size_t count_ops(const op *o)
+{
+    size_t n = 0;
+    for (; o; o = o->next) {
+        n++;
+    }
+    return n;
+}
+
 /* Gives up the connection (if any), puts what was on the wire back in line, and retries later. */
 static void conn_fail(rstore *rs, const char *why)
 {
@@ -1463,10 +1473,14 @@ static void conn_fail(rstore *rs, const char *why)
     for (op *o = rs->claims; o; o = o->next) {
         o->on_wire = 0;
     }
-    if (!rs->down_logged || was == CONN_READY) {
+    /* said when it goes, then once a minute while it stays away */
+    int64_t now = mono(rs);
+    if (!rs->down_logged || was == CONN_READY || now - rs->down_logged_ms >= 60000) {
         bv_log(was == CONN_READY ? BV_LOG_WARN : BV_LOG_ERROR, "redis",
-               "%s: %s; %" PRIu64 " deltas wait, retrying", rs->addr_text, why, rs->st.pending);
+               "%s: %s; %" PRIu64 " deltas and %zu claims wait, retrying", rs->addr_text, why,
+               rs->st.pending, count_ops(rs->claims));
         rs->down_logged = 1;
+        rs->down_logged_ms = now;
     }
     schedule_reconnect(rs);
 }
