@@ -158,8 +158,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
-static void print_store(const bv_store_stats *ss, const char *where, const char *ns,
-                        uint64_t posts)
+static void print_store(const bv_store_stats *ss, const char *where, const char *ns, uint64_t posts)
 {
     if (ss->state == NULL) {
         fprintf(stderr, "  store           memory: %llu series, %llu buckets, %llu author entries",
@@ -174,17 +173,20 @@ static void print_store(const bv_store_stats *ss, const char *where, const char 
     fprintf(stderr, "  store           redis %s, keys under bv:{%s/RULE}\n", where, ns);
     fprintf(stderr, "    connection    %s, %llu reconnects, %llu errors\n", ss->state,
             (unsigned long long)ss->reconnects, (unsigned long long)ss->errors);
-    fprintf(stderr, "    pending       %llu deltas now, %llu at most", (unsigned long long)ss->pending,
-            (unsigned long long)ss->pending_peak);
+    fprintf(stderr, "    pending       %llu deltas now, %llu at most",
+            (unsigned long long)ss->pending, (unsigned long long)ss->pending_peak);
     if (ss->dropped_pending) {
         fprintf(stderr, ", %llu DROPPED past max_pending", (unsigned long long)ss->dropped_pending);
     }
     fputc('\n', stderr);
-    fprintf(stderr, "    rounds        %llu, flush latency avg %.1f ms, max %.1f ms, last %.1f ms\n",
+    fprintf(stderr,
+            "    rounds        %llu, flush latency avg %.1f ms, max %.1f ms, last %.1f ms\n",
             (unsigned long long)ss->flushes, ss->flush_ms_avg, ss->flush_ms_max, ss->flush_ms_last);
     if (ss->waits) {
-        fprintf(stderr, "    shared        other processes count here too: reads waited %llu times "
-                "for their counts\n", (unsigned long long)ss->waits);
+        fprintf(stderr,
+                "    shared        other processes count here too: reads waited %llu times "
+                "for their counts\n",
+                (unsigned long long)ss->waits);
     }
     fprintf(stderr, "    commands      %llu (%.1f per 1000 posts)\n",
             (unsigned long long)ss->commands,
@@ -466,8 +468,8 @@ int bv_cmd_replay(int argc, char **argv)
     if (redis_url == NULL) {
         redis_url = conf.redis.url;
     }
-    if (redis_url && bv_redis_url_parse(redis_url, strlen(redis_url), &raddr, errstr,
-                                        sizeof errstr) != 0) {
+    if (redis_url &&
+        bv_redis_url_parse(redis_url, strlen(redis_url), &raddr, errstr, sizeof errstr) != 0) {
         fprintf(stderr, "blikveld replay: --redis: %s\n", errstr);
         goto usage_error;
     }
@@ -643,8 +645,7 @@ int bv_cmd_replay(int argc, char **argv)
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(d.book, &bs);
         int64_t ended = rst.ended_mono ? rst.ended_mono : bv_mono_ms(bv_clock_system());
-        print_summary(rs, &rst, &ps, &bs, &ss, &d, ended - rst.started_mono, where,
-                      key_ns);
+        print_summary(rs, &rst, &ps, &bs, &ss, &d, ended - rst.started_mono, where, key_ns);
     }
     if (redis_url) {
         bv_store_stats ss;

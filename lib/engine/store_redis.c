@@ -47,7 +47,8 @@ static const char SYNC_LUA[] =
     "local wrote = false\n"
     "for i = 1, (#KEYS - 2) / 2 do\n"
     "  local ck, hk = KEYS[1 + 2 * i], KEYS[2 + 2 * i]\n"
-    "  local expected, delta, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])\n"
+    "  local expected, delta, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + "
+    "2])\n"
     "  if apply and delta > 0 then\n"
     "    redis.call('INCRBY', ck, delta)\n"
     "    redis.call('PEXPIRE', ck, ttl)\n"
@@ -114,8 +115,8 @@ typedef struct rstore rstore;
 
 typedef struct rseries {
     rstore *rs;
-    char *tag;     /* "NS/RULE" */
-    char *prefix;  /* "bv:{NS/RULE}:BUCKET_MS:" */
+    char *tag;    /* "NS/RULE" */
+    char *prefix; /* "bv:{NS/RULE}:BUCKET_MS:" */
     int64_t bucket_ms, ttl_ms;
     size_t nslots;
     int with_authors;
@@ -133,8 +134,8 @@ typedef struct rseries {
     uint64_t seq, next_seq;
     item *items;
     size_t nitems, capitems;
-    int64_t rfrom;  /* the round reads nrange buckets from rfrom back (the whole range when */
-    size_t nrange;  /* sent stale, else the buckets not read yet) */
+    int64_t rfrom; /* the round reads nrange buckets from rfrom back (the whole range when */
+    size_t nrange; /* sent stale, else the buckets not read yet) */
     int sent_stale;
     int on_wire; /* sent on the current connection, reply due */
     /* the distinct authors of the window read last (see store_memory.c) */
@@ -204,8 +205,8 @@ struct rstore {
     size_t round_out; /* replies due in the round */
     int64_t round_started;
     int round_soon;
-    bv_buf args;                /* argument bytes of the command being built */
-    size_t *argoff, *arglen;    /* per argument */
+    bv_buf args;             /* argument bytes of the command being built */
+    size_t *argoff, *arglen; /* per argument */
     size_t nargs, capargs;
     const char **argv;
 
@@ -1097,9 +1098,9 @@ static void round_start(rstore *rs, int learn)
         check_drains(rs);
         return;
     }
-    event_add(rs->timeout_ev, &(struct timeval){.tv_sec = (time_t)(rs->timeout_ms / 1000),
-                                                 .tv_usec = (suseconds_t)(rs->timeout_ms % 1000) *
-                                                            1000});
+    event_add(rs->timeout_ev,
+              &(struct timeval){.tv_sec = (time_t)(rs->timeout_ms / 1000),
+                                .tv_usec = (suseconds_t)(rs->timeout_ms % 1000) * 1000});
 }
 
 static void on_round_ev(evutil_socket_t fd, short what, void *arg)
@@ -1623,8 +1624,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     (void)what;
     rstore *rs = arg;
     char why[128];
-    snprintf(why, sizeof why, "no answer within %lld ms",
-             (long long)rs->timeout_ms);
+    snprintf(why, sizeof why, "no answer within %lld ms", (long long)rs->timeout_ms);
     conn_fail(rs, rs->state == CONN_READY ? why : "connecting timed out");
 }
 
@@ -1634,7 +1634,7 @@ static void r_stats(bv_store *st, bv_store_stats *out)
 {
     rstore *rs = (rstore *)st;
     *out = rs->st;
-    out->state = rs->state == CONN_READY ? "connected"
+    out->state = rs->state == CONN_READY                        ? "connected"
                  : rs->state == CONN_DOWN && rs->ever_connected ? "down"
                  : rs->state == CONN_DOWN                       ? "down"
                                                                 : "connecting";
@@ -1709,8 +1709,8 @@ static void r_free(bv_store *st)
         free(s);
     }
     free(rs->series);
-    struct event *evs[] = {rs->reconnect_ev, rs->timeout_ev, rs->round_ev, rs->tick_ev,
-                           rs->answer_ev, rs->hold_ev};
+    struct event *evs[] = {rs->reconnect_ev, rs->timeout_ev, rs->round_ev,
+                           rs->tick_ev,      rs->answer_ev,  rs->hold_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
         if (evs[i]) {
             event_free(evs[i]);
@@ -1748,8 +1748,8 @@ static int sha1_hex(const char *s, char out[41])
     return BV_OK;
 }
 
-bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts *opts,
-                             char *errstr, size_t errlen)
+bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts *opts, char *errstr,
+                             size_t errlen)
 {
     if (opts->addr == NULL || (opts->addr->path == NULL && opts->addr->host == NULL)) {
         snprintf(errstr, errlen, "no Redis address");

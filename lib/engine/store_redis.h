@@ -46,7 +46,7 @@ typedef struct bv_store_redis_opts {
 
 /* Starts connecting at once (on the loop); calls made before the connection is up wait. NULL
  * with a message in errstr when the options are unusable or memory runs out. */
-bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts *opts,
-                             char *errstr, size_t errlen);
+bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts *opts, char *errstr,
+                             size_t errlen);
 
 #endif

@@ -110,9 +110,9 @@ static void test_claims_and_teardown(void **state)
     event_base_loop(base, EVLOOP_NONBLOCK);
     assert_int_equal(a.calls + b.calls + c.calls, 3);
     assert_int_equal(a.won, 1);
-    assert_int_equal(b.won, 0); /* one claimant wins the episode... */
+    assert_int_equal(b.won, 0);         /* one claimant wins the episode... */
     assert_string_equal(b.winner, "A"); /* ...and the other learns its id */
-    assert_int_equal(c.won, 1);     /* another rule is another scope */
+    assert_int_equal(c.won, 1);         /* another rule is another scope */
     /* resolving: only under the firing id, once */
     bv_store_claim(st, "drill/x/r1", "B", BV_CLAIM_RESOLVE, 1000, claim_cb, &d);
     bv_store_claim(st, "drill/x/r1", "A", BV_CLAIM_RESOLVE, 1000, claim_cb, &e);

@@ -83,7 +83,7 @@ static long long redis_int(redisContext *c, const char *fmt, const char *key)
 {
     redisReply *r = redisCommand(c, fmt, key);
     assert_non_null(r);
-    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer
+    long long v = r->type == REDIS_REPLY_INTEGER  ? r->integer
                   : r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10)
                                                   : -1;
     freeReplyObject(r);
