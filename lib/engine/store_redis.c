@@ -18,16 +18,12 @@
 #include "engine/hll.h"
 #include "engine/post.h"
 
-#include <event2/dns.h>
+#include "net/redis_conn.h"
+
 #include <event2/event.h>
-#include <event2/util.h>
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 
 #include <inttypes.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +88,6 @@ static const char CLAIM_LUA[] =
     "return {0, id or ARGV[2]}\n";
 
 enum { SCRIPT_SYNC, SCRIPT_CLAIM, SCRIPT__COUNT };
-
-typedef enum { CONN_DOWN, CONN_RESOLVING, CONN_HANDSHAKE, CONN_READY } conn_state;
 
 typedef struct rbucket {
     int64_t start; /* INT64_MIN when unused */
@@ -169,25 +163,14 @@ struct rstore {
     bv_store base;
     struct event_base *evb;
     const bv_clock *clock;
-    bv_redis_addr addr;
-    char *password;
-    char addr_text[BV_REDIS_ADDR_FMT_MAX];
     int64_t flush_ms, timeout_ms;
     uint64_t max_pending;
     char instance[17];
-    char sha[SCRIPT__COUNT][41];
 
-    /* connection */
-    conn_state state;
-    redisAsyncContext *ac;
-    struct evdns_base *dns;
-    struct evdns_getaddrinfo_request *dnsreq;
-    char ip[64];
-    int handshake_left;
-    int ever_connected, down_logged;
+    bv_redis_conn *conn;
+    int down_logged;
     int64_t down_logged_ms;
-    int64_t backoff_ms;
-    struct event *reconnect_ev, *timeout_ev, *round_ev, *tick_ev, *answer_ev;
+    struct event *round_ev, *tick_ev, *answer_ev;
 
     /* series */
     rseries **series;
@@ -205,10 +188,6 @@ struct rstore {
     size_t round_out; /* replies due in the round */
     int64_t round_started;
     int round_soon;
-    bv_buf args;             /* argument bytes of the command being built */
-    size_t *argoff, *arglen; /* per argument */
-    size_t nargs, capargs;
-    const char **argv;
 
     /* reads answered on the next turn; claims and drains waiting on Redis */
     op *head, *tail, *spare;
@@ -224,7 +203,6 @@ struct rstore {
     int64_t dropped_logged_ms;
 };
 
-static void conn_fail(rstore *rs, const char *why);
 static void round_request(rstore *rs);
 static void round_kick(rstore *rs);
 static void hold_reads(rstore *rs);
@@ -269,7 +247,7 @@ static int over_bound(rstore *rs, uint64_t extra)
         bv_log(BV_LOG_ERROR, "redis",
                "%s: %" PRIu64 " deltas wait for Redis, the most kept (max_pending); dropping new "
                "ones until it is back (%" PRIu64 " dropped so far)",
-               rs->addr_text, rs->author_entries_pending + rs->orphan_buckets,
+               bv_redis_conn_addr(rs->conn), rs->author_entries_pending + rs->orphan_buckets,
                rs->st.dropped_pending);
     }
     return 1;
@@ -718,71 +696,6 @@ static void on_answer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---- building commands ---- */
-
-static void args_reset(rstore *rs)
-{
-    bv_buf_reset(&rs->args);
-    rs->nargs = 0;
-}
-
-static int arg_add(rstore *rs, const void *p, size_t n)
-{
-    if (rs->nargs == rs->capargs) {
-        size_t nc = rs->capargs ? rs->capargs * 2 : 64;
-        size_t *no = realloc(rs->argoff, nc * sizeof *no);
-        if (no) {
-            rs->argoff = no;
-        }
-        size_t *nl = no ? realloc(rs->arglen, nc * sizeof *nl) : NULL;
-        if (nl) {
-            rs->arglen = nl;
-        }
-        const char **nv = nl ? realloc((void *)rs->argv, nc * sizeof *nv) : NULL;
-        if (nv == NULL) {
-            return BV_ENOMEM;
-        }
-        rs->argv = nv;
-        rs->capargs = nc;
-    }
-    rs->argoff[rs->nargs] = rs->args.len;
-    rs->arglen[rs->nargs] = n;
-    rs->nargs++;
-    return bv_buf_append(&rs->args, p, n);
-}
-
-static int arg_str(rstore *rs, const char *s)
-{
-    return arg_add(rs, s, strlen(s));
-}
-
-static int arg_fmt(rstore *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int arg_fmt(rstore *rs, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        return BV_EINVAL;
-    }
-    return arg_add(rs, tmp, (size_t)n);
-}
-
-static int send_args(rstore *rs, redisCallbackFn *fn, void *priv)
-{
-    for (size_t i = 0; i < rs->nargs; i++) {
-        rs->argv[i] = rs->args.p + rs->argoff[i];
-    }
-    if (rs->ac == NULL ||
-        redisAsyncCommandArgv(rs->ac, fn, priv, (int)rs->nargs, rs->argv, rs->arglen) != REDIS_OK) {
-        return BV_EIO;
-    }
-    rs->st.commands++;
-    return BV_OK;
-}
-
 /* ---- rounds ---- */
 
 /* Moves the series' unsent deltas into its round (a new one: call only when seq == 0). */
@@ -914,13 +827,13 @@ static int range_has_item(const rseries *s, int64_t start)
 
 static int send_sync(rstore *rs, rseries *s)
 {
-    args_reset(rs);
-    int rc = arg_str(rs, "EVALSHA");
-    rc |= arg_str(rs, rs->sha[SCRIPT_SYNC]);
-    size_t nkeys_at = rs->nargs;
-    rc |= arg_str(rs, "0"); /* numkeys, patched below */
-    rc |= arg_fmt(rs, "%sv", s->prefix);
-    rc |= arg_fmt(rs, "%ss:%s", s->prefix, rs->instance);
+    bv_redis_cmd_reset(rs->conn);
+    int rc = bv_redis_cmd_str(rs->conn, "EVALSHA");
+    rc |= bv_redis_cmd_str(rs->conn, bv_redis_conn_sha(rs->conn, SCRIPT_SYNC));
+    size_t nkeys_at = bv_redis_cmd_nargs(rs->conn);
+    rc |= bv_redis_cmd_str(rs->conn, "0"); /* numkeys, patched below */
+    rc |= bv_redis_cmd_fmt(rs->conn, "%sv", s->prefix);
+    rc |= bv_redis_cmd_fmt(rs->conn, "%ss:%s", s->prefix, rs->instance);
     size_t nb = s->nitems;
     s->sent_stale = s->stale;
     s->nrange = 0;
@@ -935,28 +848,28 @@ static int send_sync(rstore *rs, rseries *s)
     int64_t from = s->rfrom;
     size_t nrange = s->nrange;
     for (size_t i = 0; i < s->nitems; i++) {
-        rc |= arg_fmt(rs, "%s%lld:n", s->prefix, (long long)s->items[i].start);
-        rc |= arg_fmt(rs, "%s%lld:a", s->prefix, (long long)s->items[i].start);
+        rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:n", s->prefix, (long long)s->items[i].start);
+        rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:a", s->prefix, (long long)s->items[i].start);
     }
     for (size_t i = 0; i < nrange; i++) {
         int64_t start = from + (int64_t)i * s->bucket_ms;
         if (!range_has_item(s, start)) {
-            rc |= arg_fmt(rs, "%s%lld:n", s->prefix, (long long)start);
-            rc |= arg_fmt(rs, "%s%lld:a", s->prefix, (long long)start);
+            rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:n", s->prefix, (long long)start);
+            rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:a", s->prefix, (long long)start);
             nb++;
         }
     }
-    rc |= arg_fmt(rs, "%llu", (unsigned long long)s->seq);
-    rc |= arg_fmt(rs, "%lld", (long long)s->ttl_ms);
+    rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)s->seq);
+    rc |= bv_redis_cmd_fmt(rs->conn, "%lld", (long long)s->ttl_ms);
     for (size_t i = 0; i < s->nitems; i++) {
         const item *it = &s->items[i];
         const rbucket *b = &s->ring[slot_of(s, it->start)];
         uint64_t expect = b->start == it->start ? b->base + b->infl : 0;
-        rc |= arg_fmt(rs, "%llu", (unsigned long long)expect);
-        rc |= arg_fmt(rs, "%llu", (unsigned long long)it->delta);
-        rc |= arg_fmt(rs, "%u", it->nauth);
+        rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)expect);
+        rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)it->delta);
+        rc |= bv_redis_cmd_fmt(rs->conn, "%u", it->nauth);
         for (uint32_t k = 0; k < it->nauth; k++) {
-            rc |= arg_add(rs, it->auth + (size_t)k * BV_PSEUDO_LEN, BV_PSEUDO_LEN);
+            rc |= bv_redis_cmd_arg(rs->conn, it->auth + (size_t)k * BV_PSEUDO_LEN, BV_PSEUDO_LEN);
         }
     }
     for (size_t i = 0; i < nrange; i++) {
@@ -964,46 +877,41 @@ static int send_sync(rstore *rs, rseries *s)
         if (!range_has_item(s, start)) {
             const rbucket *b = &s->ring[slot_of(s, start)];
             uint64_t expect = b->start == start ? b->base + b->infl : 0;
-            rc |= arg_fmt(rs, "%llu", (unsigned long long)expect);
-            rc |= arg_str(rs, "0");
-            rc |= arg_str(rs, "0");
+            rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)expect);
+            rc |= bv_redis_cmd_str(rs->conn, "0");
+            rc |= bv_redis_cmd_str(rs->conn, "0");
         }
     }
     if (rc != 0) {
         return BV_ENOMEM;
     }
-    /* patch numkeys: rebuild that one argument in place is not possible (length may change),
-     * so it lives at the end of the buffer and the offset table points there */
     char nk[24];
-    int nkl = snprintf(nk, sizeof nk, "%zu", 2 + 2 * nb);
-    size_t off = rs->args.len;
-    if (bv_buf_append(&rs->args, nk, (size_t)nkl) != 0) {
+    int nkl = snprintf(nk, sizeof nk, "%zu", 2 + 2 * nb); /* numkeys, known only now */
+    if (bv_redis_cmd_set(rs->conn, nkeys_at, nk, (size_t)nkl) != BV_OK) {
         return BV_ENOMEM;
     }
-    rs->argoff[nkeys_at] = off;
-    rs->arglen[nkeys_at] = (size_t)nkl;
     s->on_wire = 1;
-    return send_args(rs, on_sync, s);
+    return bv_redis_cmd_send(rs->conn, on_sync, s);
 }
 
 static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv);
 
 static int send_claim(rstore *rs, op *o)
 {
-    args_reset(rs);
-    int rc = arg_str(rs, "EVALSHA");
-    rc |= arg_str(rs, rs->sha[SCRIPT_CLAIM]);
-    rc |= arg_str(rs, "1");
-    rc |= arg_fmt(rs, "bv:{%s}:ep", o->scope);
-    rc |= arg_str(rs, o->claim_kind == BV_CLAIM_FIRE ? "fire" : "resolve");
-    rc |= arg_str(rs, o->id);
-    rc |= arg_str(rs, rs->instance);
-    rc |= arg_fmt(rs, "%lld", (long long)o->ttl_ms);
+    bv_redis_cmd_reset(rs->conn);
+    int rc = bv_redis_cmd_str(rs->conn, "EVALSHA");
+    rc |= bv_redis_cmd_str(rs->conn, bv_redis_conn_sha(rs->conn, SCRIPT_CLAIM));
+    rc |= bv_redis_cmd_str(rs->conn, "1");
+    rc |= bv_redis_cmd_fmt(rs->conn, "bv:{%s}:ep", o->scope);
+    rc |= bv_redis_cmd_str(rs->conn, o->claim_kind == BV_CLAIM_FIRE ? "fire" : "resolve");
+    rc |= bv_redis_cmd_str(rs->conn, o->id);
+    rc |= bv_redis_cmd_str(rs->conn, rs->instance);
+    rc |= bv_redis_cmd_fmt(rs->conn, "%lld", (long long)o->ttl_ms);
     if (rc != 0) {
         return BV_ENOMEM;
     }
     o->on_wire = 1;
-    return send_args(rs, on_claim_reply, o);
+    return bv_redis_cmd_send(rs->conn, on_claim_reply, o);
 }
 
 /* Something to send or known to be stale; with learn, also a series read since (has anyone
@@ -1019,7 +927,7 @@ static int series_needs_round(const rseries *s, int learn)
 static void round_done(rstore *rs)
 {
     rs->in_round = 0;
-    event_del(rs->timeout_ev);
+    bv_redis_conn_guard(rs->conn, 0);
     int64_t ms = mono(rs) - rs->round_started;
     rs->st.flushes++;
     rs->st.flush_ms_last = (double)ms;
@@ -1027,7 +935,7 @@ static void round_done(rstore *rs)
         rs->st.flush_ms_max = (double)ms;
     }
     rs->st.flush_ms_avg += ((double)ms - rs->st.flush_ms_avg) / (double)rs->st.flushes;
-    rs->backoff_ms = 0;
+    bv_redis_conn_healthy(rs->conn);
     check_drains(rs);
     if (rs->closing) {
         return;
@@ -1055,7 +963,7 @@ static void round_done(rstore *rs)
 /* A round: every series with something to say (or to learn), then the claims. */
 static void round_start(rstore *rs, int learn)
 {
-    if (rs->state != CONN_READY || rs->in_round || rs->closing) {
+    if (!bv_redis_conn_ready(rs->conn) || rs->in_round || rs->closing) {
         return;
     }
     rs->round_soon = 0;
@@ -1078,7 +986,7 @@ static void round_start(rstore *rs, int learn)
         }
         if (send_sync(rs, s) != BV_OK) {
             s->on_wire = 0;
-            conn_fail(rs, "cannot send a command");
+            bv_redis_conn_fail(rs->conn, "cannot send a command");
             return;
         }
         rs->round_out++;
@@ -1087,7 +995,7 @@ static void round_start(rstore *rs, int learn)
         if (!o->on_wire) {
             if (send_claim(rs, o) != BV_OK) {
                 o->on_wire = 0;
-                conn_fail(rs, "cannot send a command");
+                bv_redis_conn_fail(rs->conn, "cannot send a command");
                 return;
             }
             rs->round_out++;
@@ -1098,9 +1006,7 @@ static void round_start(rstore *rs, int learn)
         check_drains(rs);
         return;
     }
-    event_add(rs->timeout_ev,
-              &(struct timeval){.tv_sec = (time_t)(rs->timeout_ms / 1000),
-                                .tv_usec = (suseconds_t)(rs->timeout_ms % 1000) * 1000});
+    bv_redis_conn_guard(rs->conn, rs->timeout_ms);
 }
 
 static void on_round_ev(evutil_socket_t fd, short what, void *arg)
@@ -1131,7 +1037,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 #define ROUND_GAP_MS 10
 static void round_kick(rstore *rs)
 {
-    if (rs->state != CONN_READY || rs->in_round || rs->closing) {
+    if (!bv_redis_conn_ready(rs->conn) || rs->in_round || rs->closing) {
         return; /* round_done or the handshake kicks again */
     }
     int64_t gap = rs->flush_ms < ROUND_GAP_MS ? rs->flush_ms : ROUND_GAP_MS;
@@ -1160,39 +1066,6 @@ static void reply_done(rstore *rs)
 static int is_noscript(const redisReply *r)
 {
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
-}
-
-static void on_script_load(redisAsyncContext *ac, void *r, void *priv);
-
-/* Redis forgot the scripts (restarted without them, SCRIPT FLUSH, a failover): load them again;
- * the command that failed is sent again after, on the same connection, in order. */
-static int reload_scripts(rstore *rs)
-{
-    static const char *const bodies[SCRIPT__COUNT] = {SYNC_LUA, CLAIM_LUA};
-    for (int i = 0; i < SCRIPT__COUNT; i++) {
-        args_reset(rs);
-        if (arg_str(rs, "SCRIPT") || arg_str(rs, "LOAD") || arg_str(rs, bodies[i]) ||
-            send_args(rs, on_script_load, rs) != BV_OK) {
-            return BV_EIO;
-        }
-    }
-    return BV_OK;
-}
-
-static void on_script_load(redisAsyncContext *ac, void *r, void *priv)
-{
-    (void)ac;
-    rstore *rs = priv;
-    redisReply *rep = r;
-    if (rs->closing || rep == NULL) {
-        return; /* the connection is going: conn_fail is under way */
-    }
-    if (rep->type != REDIS_REPLY_STRING) {
-        char why[256];
-        snprintf(why, sizeof why, "SCRIPT LOAD failed: %s",
-                 rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-        conn_fail(rs, why);
-    }
 }
 
 static void apply_sync(rstore *rs, rseries *s, const redisReply *rep)
@@ -1231,7 +1104,7 @@ static void apply_sync(rstore *rs, rseries *s, const redisReply *rep)
         if (raw->type == REDIS_REPLY_STRING && s->with_authors) {
             if (bv_hll_merge_raw(&b->regs, raw->str, raw->len) != BV_OK) {
                 bv_log(BV_LOG_WARN, "redis", "%s: %s%lld:a is not a HyperLogLog; ignored",
-                       rs->addr_text, s->prefix, (long long)start);
+                       bv_redis_conn_addr(rs->conn), s->prefix, (long long)start);
             }
             if (in_window(s, start)) {
                 s->win_valid = 0;
@@ -1292,19 +1165,19 @@ static void on_sync(redisAsyncContext *ac, void *r, void *priv)
         return; /* the connection broke: the round is sent again on the next one */
     }
     if (is_noscript(rep)) {
-        if (reload_scripts(rs) != BV_OK || send_sync(rs, s) != BV_OK) {
-            conn_fail(rs, "cannot send a command");
+        if (bv_redis_conn_reload_scripts(rs->conn) != BV_OK || send_sync(rs, s) != BV_OK) {
+            bv_redis_conn_fail(rs->conn, "cannot send a command");
         }
         return; /* still due in this round */
     }
     if (rep->type == REDIS_REPLY_ERROR) {
         char why[256];
         snprintf(why, sizeof why, "round failed: %s", rep->str);
-        conn_fail(rs, why);
+        bv_redis_conn_fail(rs->conn, why);
         return;
     }
     if (!sync_reply_ok(rep) || (rep->elements - 2) / 2 < s->nitems) {
-        conn_fail(rs, "unexpected reply to a round");
+        bv_redis_conn_fail(rs->conn, "unexpected reply to a round");
         return;
     }
     apply_sync(rs, s, rep);
@@ -1322,8 +1195,8 @@ static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
         return; /* closing: answered at teardown; broken: sent again */
     }
     if (is_noscript(rep)) {
-        if (reload_scripts(rs) != BV_OK || send_claim(rs, o) != BV_OK) {
-            conn_fail(rs, "cannot send a command");
+        if (bv_redis_conn_reload_scripts(rs->conn) != BV_OK || send_claim(rs, o) != BV_OK) {
+            bv_redis_conn_fail(rs->conn, "cannot send a command");
         }
         return;
     }
@@ -1333,7 +1206,7 @@ static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
         char why[256];
         snprintf(why, sizeof why, "claim failed: %s",
                  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-        conn_fail(rs, why);
+        bv_redis_conn_fail(rs->conn, why);
         return;
     }
     op **pp = &rs->claims;
@@ -1392,50 +1265,7 @@ static void check_drains(rstore *rs)
     }
 }
 
-/* ---- the connection ---- */
-
-static void connect_start(rstore *rs);
-
-static void set_timeout(rstore *rs, int64_t ms)
-{
-    struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
-    event_add(rs->timeout_ev, &tv);
-}
-
-static void schedule_reconnect(rstore *rs)
-{
-    rs->backoff_ms = rs->backoff_ms ? rs->backoff_ms * 2 : 100;
-    if (rs->backoff_ms > 5000) {
-        rs->backoff_ms = 5000;
-    }
-    struct timeval tv = {.tv_sec = (time_t)(rs->backoff_ms / 1000),
-                         .tv_usec = (suseconds_t)(rs->backoff_ms % 1000) * 1000};
-    event_add(rs->reconnect_ev, &tv);
-}
-
-/* A connection that could not be made: hiredis frees it after this returns. */
-static void on_connect(const redisAsyncContext *ac, int status)
-{
-    rstore *rs = ac->data;
-    if (status != REDIS_OK && rs && rs->ac == ac) {
-        rs->ac = NULL;
-        char why[300];
-        snprintf(why, sizeof why, "cannot connect: %s", ac->errstr[0] ? ac->errstr : "refused");
-        conn_fail(rs, why);
-    }
-}
-
-static void on_disconnect(const redisAsyncContext *ac, int status)
-{
-    rstore *rs = ac->data;
-    (void)status;
-    if (rs && rs->ac == ac) {
-        rs->ac = NULL;
-        if (!rs->closing && rs->state != CONN_DOWN) {
-            conn_fail(rs, ac->errstr[0] ? ac->errstr : "connection closed");
-        }
-    }
-}
+/* ---- the connection's news ---- */
 
 static size_t count_ops(const op *o)
 {
@@ -1446,28 +1276,15 @@ static size_t count_ops(const op *o)
     return n;
 }
 
-/* Gives up the connection (if any), puts what was on the wire back in line, and retries later. */
-static void conn_fail(rstore *rs, const char *why)
+/* The connection failed: what was on the wire goes again on the next one. */
+static void on_down(void *arg, const char *why, int was_ready)
 {
+    rstore *rs = arg;
     if (rs->closing) {
         return;
     }
-    int was = rs->state;
-    rs->state = CONN_DOWN;
-    rs->st.errors++;
     rs->in_round = 0;
     rs->round_out = 0;
-    event_del(rs->timeout_ev);
-    if (rs->dnsreq) {
-        evdns_getaddrinfo_cancel(rs->dnsreq); /* its callback runs with EVUTIL_EAI_CANCEL */
-        rs->dnsreq = NULL;
-    }
-    redisAsyncContext *ac = rs->ac;
-    rs->ac = NULL;
-    if (ac) {
-        ac->data = NULL;
-        redisAsyncFree(ac); /* pending callbacks run with no reply: their work stays queued */
-    }
     for (size_t i = 0; i < rs->nseries; i++) {
         rs->series[i]->on_wire = 0;
     }
@@ -1476,156 +1293,25 @@ static void conn_fail(rstore *rs, const char *why)
     }
     /* said when it goes, then once a minute while it stays away */
     int64_t now = mono(rs);
-    if (!rs->down_logged || was == CONN_READY || now - rs->down_logged_ms >= 60000) {
-        bv_log(was == CONN_READY ? BV_LOG_WARN : BV_LOG_ERROR, "redis",
-               "%s: %s; %" PRIu64 " deltas and %zu claims wait, retrying", rs->addr_text, why,
-               rs->st.pending, count_ops(rs->claims));
+    if (!rs->down_logged || was_ready || now - rs->down_logged_ms >= 60000) {
+        bv_log(was_ready ? BV_LOG_WARN : BV_LOG_ERROR, "redis",
+               "%s: %s; %" PRIu64 " deltas and %zu claims wait, retrying",
+               bv_redis_conn_addr(rs->conn), why, rs->st.pending, count_ops(rs->claims));
         rs->down_logged = 1;
         rs->down_logged_ms = now;
     }
-    schedule_reconnect(rs);
 }
 
-static void on_handshake(redisAsyncContext *ac, void *r, void *priv)
-{
-    (void)ac;
-    rstore *rs = priv;
-    redisReply *rep = r;
-    if (rs->closing || rep == NULL) {
-        return;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        char why[300];
-        snprintf(why, sizeof why, "%s", rep->str);
-        conn_fail(rs, why);
-        return;
-    }
-    if (--rs->handshake_left == 0 && rs->state == CONN_HANDSHAKE) {
-        rs->state = CONN_READY;
-        event_del(rs->timeout_ev);
-        if (rs->ever_connected) {
-            rs->st.reconnects++;
-        }
-        bv_log(rs->ever_connected ? BV_LOG_WARN : BV_LOG_INFO, "redis",
-               "%s: connected%s; %" PRIu64 " deltas wait", rs->addr_text,
-               rs->ever_connected ? " again" : "", rs->st.pending);
-        rs->ever_connected = 1;
-        rs->down_logged = 0;
-        event_active(rs->round_ev, EV_TIMEOUT, 0);
-    }
-}
-
-static void connect_to(rstore *rs)
-{
-    redisAsyncContext *ac = rs->addr.path ? redisAsyncConnectUnix(rs->addr.path)
-                                          : redisAsyncConnect(rs->ip, rs->addr.port);
-    if (ac == NULL || ac->err) {
-        char why[300];
-        snprintf(why, sizeof why, "cannot connect: %s", ac ? ac->errstr : "out of memory");
-        if (ac) {
-            redisAsyncFree(ac);
-        }
-        conn_fail(rs, why);
-        return;
-    }
-    ac->data = rs;
-    rs->ac = ac;
-    if (redisLibeventAttach(ac, rs->evb) != REDIS_OK) {
-        conn_fail(rs, "cannot attach to the event loop");
-        return;
-    }
-    redisAsyncSetConnectCallback(ac, on_connect);
-    redisAsyncSetDisconnectCallback(ac, on_disconnect);
-    rs->state = CONN_HANDSHAKE;
-    rs->handshake_left = 0;
-    int rc = 0;
-    if (rs->password) {
-        args_reset(rs);
-        rc |= arg_str(rs, "AUTH") | arg_str(rs, rs->password);
-        rc |= send_args(rs, on_handshake, rs);
-        rs->handshake_left++;
-    }
-    if (rs->addr.db) {
-        args_reset(rs);
-        rc |= arg_str(rs, "SELECT") | arg_fmt(rs, "%d", rs->addr.db);
-        rc |= send_args(rs, on_handshake, rs);
-        rs->handshake_left++;
-    }
-    static const char *const bodies[SCRIPT__COUNT] = {SYNC_LUA, CLAIM_LUA};
-    for (int i = 0; i < SCRIPT__COUNT; i++) {
-        args_reset(rs);
-        rc |= arg_str(rs, "SCRIPT") | arg_str(rs, "LOAD") | arg_str(rs, bodies[i]);
-        rc |= send_args(rs, on_handshake, rs);
-        rs->handshake_left++;
-    }
-    if (rc != 0) {
-        conn_fail(rs, "cannot send the handshake");
-    }
-}
-
-static void on_resolved(int result, struct evutil_addrinfo *res, void *arg)
+static void on_ready(void *arg)
 {
     rstore *rs = arg;
-    if (result == EVUTIL_EAI_CANCEL) {
-        return;
-    }
-    rs->dnsreq = NULL;
-    if (result != 0 || res == NULL) {
-        char why[300];
-        snprintf(why, sizeof why, "cannot resolve %s: %s", rs->addr.host,
-                 evutil_gai_strerror(result));
-        if (res) {
-            evutil_freeaddrinfo(res);
-        }
-        conn_fail(rs, why);
-        return;
-    }
-    const void *a = res->ai_family == AF_INET6
-                        ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-                        : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
-    evutil_inet_ntop(res->ai_family, a, rs->ip, sizeof rs->ip);
-    evutil_freeaddrinfo(res);
-    connect_to(rs);
-}
-
-static void connect_start(rstore *rs)
-{
-    if (rs->closing || rs->state != CONN_DOWN) {
-        return;
-    }
-    set_timeout(rs, rs->timeout_ms);
-    if (rs->addr.path || rs->addr.host_is_ip) {
-        connect_to(rs);
-        return;
-    }
-    rs->state = CONN_RESOLVING;
-    struct evutil_addrinfo hints;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_protocol = IPPROTO_TCP;
-    struct evdns_getaddrinfo_request *req =
-        evdns_getaddrinfo(rs->dns, rs->addr.host, NULL, &hints, on_resolved, rs);
-    if (rs->state == CONN_RESOLVING) {
-        rs->dnsreq = req; /* NULL when it answered at once */
-    }
-}
-
-static void on_reconnect(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    connect_start(arg);
-}
-
-static void on_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    rstore *rs = arg;
-    char why[128];
-    snprintf(why, sizeof why, "no answer within %lld ms", (long long)rs->timeout_ms);
-    conn_fail(rs, rs->state == CONN_READY ? why : "connecting timed out");
+    bv_redis_conn_stats cs;
+    bv_redis_conn_stats_get(rs->conn, &cs);
+    bv_log(cs.reconnects ? BV_LOG_WARN : BV_LOG_INFO, "redis",
+           "%s: connected%s; %" PRIu64 " deltas wait", bv_redis_conn_addr(rs->conn),
+           cs.reconnects ? " again" : "", rs->st.pending);
+    rs->down_logged = 0;
+    event_active(rs->round_ev, EV_TIMEOUT, 0);
 }
 
 /* ---- stats and teardown ---- */
@@ -1634,10 +1320,12 @@ static void r_stats(bv_store *st, bv_store_stats *out)
 {
     rstore *rs = (rstore *)st;
     *out = rs->st;
-    out->state = rs->state == CONN_READY                        ? "connected"
-                 : rs->state == CONN_DOWN && rs->ever_connected ? "down"
-                 : rs->state == CONN_DOWN                       ? "down"
-                                                                : "connecting";
+    out->state = bv_redis_conn_state(rs->conn);
+    bv_redis_conn_stats cs;
+    bv_redis_conn_stats_get(rs->conn, &cs);
+    out->commands = cs.commands;
+    out->reconnects = cs.reconnects;
+    out->errors = cs.errors;
     uint64_t entries = 0;
     for (size_t i = 0; i < rs->nseries; i++) {
         for (size_t j = 0; j < rs->series[i]->nslots; j++) {
@@ -1651,16 +1339,7 @@ static void r_free(bv_store *st)
 {
     rstore *rs = (rstore *)st;
     rs->closing = 1;
-    if (rs->dnsreq) {
-        evdns_getaddrinfo_cancel(rs->dnsreq);
-        rs->dnsreq = NULL;
-    }
-    if (rs->ac) {
-        redisAsyncContext *ac = rs->ac;
-        rs->ac = NULL;
-        ac->data = NULL;
-        redisAsyncFree(ac);
-    }
+    bv_redis_conn_free(rs->conn); /* replies due come back empty: ignored, we are closing */
     op *o = rs->head;
     rs->head = rs->tail = NULL;
     while (o) {
@@ -1709,25 +1388,15 @@ static void r_free(bv_store *st)
         free(s);
     }
     free(rs->series);
-    struct event *evs[] = {rs->reconnect_ev, rs->timeout_ev, rs->round_ev,
-                           rs->tick_ev,      rs->answer_ev,  rs->hold_ev};
+    struct event *evs[] = {rs->round_ev, rs->tick_ev, rs->answer_ev, rs->hold_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++) {
         if (evs[i]) {
             event_free(evs[i]);
         }
     }
-    if (rs->dns) {
-        evdns_base_free(rs->dns, 1);
-    }
-    bv_buf_free(&rs->args);
-    free(rs->argoff);
-    free(rs->arglen);
-    free((void *)rs->argv);
     free(rs->counts);
     free(rs->groups);
     free(rs->scratch);
-    bv_redis_addr_free(&rs->addr);
-    free(rs->password);
     free(rs);
 }
 
@@ -1735,26 +1404,9 @@ static const bv_store_ops redis_ops = {
     "redis", r_series, r_add, r_read, r_claim, r_drain, r_stats, r_free,
 };
 
-static int sha1_hex(const char *s, char out[41])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (EVP_Digest(s, strlen(s), md, &n, EVP_sha1(), NULL) != 1 || n != 20) {
-        return BV_ERR;
-    }
-    for (unsigned i = 0; i < n; i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-    return BV_OK;
-}
-
 bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts *opts, char *errstr,
                              size_t errlen)
 {
-    if (opts->addr == NULL || (opts->addr->path == NULL && opts->addr->host == NULL)) {
-        snprintf(errstr, errlen, "no Redis address");
-        return NULL;
-    }
     rstore *rs = calloc(1, sizeof *rs);
     if (rs == NULL) {
         snprintf(errstr, errlen, "out of memory");
@@ -1766,18 +1418,6 @@ bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts 
     rs->flush_ms = opts->flush_ms > 0 ? opts->flush_ms : 250;
     rs->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;
     rs->max_pending = opts->max_pending ? opts->max_pending : 1000000;
-    rs->state = CONN_DOWN;
-    rs->addr.host = opts->addr->host ? strdup(opts->addr->host) : NULL;
-    rs->addr.path = opts->addr->path ? strdup(opts->addr->path) : NULL;
-    rs->addr.port = opts->addr->port;
-    rs->addr.db = opts->addr->db;
-    rs->addr.host_is_ip = opts->addr->host_is_ip;
-    const char *pw = opts->password ? opts->password : opts->addr->password;
-    rs->password = pw && *pw ? strdup(pw) : NULL;
-    bv_redis_addr_format(&rs->addr, rs->addr_text, sizeof rs->addr_text);
-    if (rs->addr.host_is_ip) {
-        snprintf(rs->ip, sizeof rs->ip, "%s", rs->addr.host);
-    }
     uint8_t rnd[8];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
         snprintf(errstr, errlen, "no random bytes for the instance id");
@@ -1786,37 +1426,34 @@ bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts 
     for (size_t i = 0; i < sizeof rnd; i++) {
         snprintf(rs->instance + 2 * i, 3, "%02x", rnd[i]);
     }
-    if (sha1_hex(SYNC_LUA, rs->sha[SCRIPT_SYNC]) != BV_OK ||
-        sha1_hex(CLAIM_LUA, rs->sha[SCRIPT_CLAIM]) != BV_OK) {
-        snprintf(errstr, errlen, "SHA-1 is not available");
-        goto fail;
-    }
     rs->scratch = malloc(sizeof *rs->scratch);
-    rs->reconnect_ev = evtimer_new(base, on_reconnect, rs);
-    rs->timeout_ev = evtimer_new(base, on_timeout, rs);
     rs->round_ev = event_new(base, -1, 0, on_round_ev, rs);
     rs->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, rs);
     rs->answer_ev = event_new(base, -1, 0, on_answer, rs);
     rs->hold_ev = evtimer_new(base, on_hold_timeout, rs);
-    if ((opts->addr->host && !rs->addr.host) || (opts->addr->path && !rs->addr.path) ||
-        (pw && *pw && !rs->password) || !rs->scratch || !rs->reconnect_ev || !rs->timeout_ev ||
-        !rs->round_ev || !rs->tick_ev || !rs->answer_ev || !rs->hold_ev) {
+    if (!rs->scratch || !rs->round_ev || !rs->tick_ev || !rs->answer_ev || !rs->hold_ev) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;
     }
     bv_hll_sum_init(rs->scratch);
-    if (!rs->addr.path && !rs->addr.host_is_ip) {
-        rs->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-                                           EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-        if (rs->dns == NULL) {
-            snprintf(errstr, errlen, "cannot set up name resolution (/etc/resolv.conf)");
-            goto fail;
-        }
+    static const char *const scripts[SCRIPT__COUNT] = {SYNC_LUA, CLAIM_LUA};
+    bv_redis_conn_opts co = {
+        .addr = opts->addr,
+        .password = opts->password,
+        .timeout_ms = rs->timeout_ms,
+        .scripts = scripts,
+        .nscripts = SCRIPT__COUNT,
+        .ready = on_ready,
+        .down = on_down,
+        .arg = rs,
+    };
+    rs->conn = bv_redis_conn_new(base, &co, errstr, errlen);
+    if (rs->conn == NULL) {
+        goto fail;
     }
     struct timeval tick = {.tv_sec = (time_t)(rs->flush_ms / 1000),
                            .tv_usec = (suseconds_t)(rs->flush_ms % 1000) * 1000};
     event_add(rs->tick_ev, &tick);
-    connect_start(rs);
     return &rs->base;
 fail:
     r_free(&rs->base);

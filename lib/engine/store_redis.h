@@ -20,8 +20,8 @@
  *   bv:{NS/RULE}:ep                  the rule's episode: F|R:ID:ALERT (firing or resolved)
  * Bucket keys expire 2 x the series' span + 1 h after their last write (wall clock).
  *
- * Hiredis 0.14 has no timeouts and resolves names with a blocking call: host names are resolved
- * with libevent's evdns, and connecting, handshakes and rounds are guarded by the loop's timers.
+ * The connection (net/redis_conn.h) resolves host names with evdns and guards connecting and the
+ * handshake with the loop's timers (hiredis 0.14 has neither); rounds are guarded the same way.
  *
  * Ownership: the store borrows `base` and the clock (they outlive it), copies the address, and
  * owns its connection, series, deltas and queued calls; bv_store_free answers what is queued with
