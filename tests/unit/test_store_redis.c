@@ -351,6 +351,57 @@ static void test_outage_longer_than_window(void **state)
     rmdir(dir);
 }
 
+/* Once another process counts too, a bucket's end holds reads until a round has brought the
+ * others' counts; with Redis gone, the hold ends after the timeout and the read is answered from
+ * what this process knows: late, never skipped. */
+static void test_hold_then_decide_late(void **state)
+{
+    (void)state;
+    tu_redis own;
+    assert_int_equal(tu_redis_start(&own, NULL), 0);
+    char url[400];
+    snprintf(url, sizeof url, "unix:%s", own.sock);
+    struct event_base *base = event_base_new();
+    bv_store *p1 = open_store(base, url, 300, 0);
+    bv_store *p2 = open_store(base, url, 300, 0);
+    uint32_t s1, s2;
+    bv_store_series(p1, "live/hold/r1/60000", MIN, 5 * MIN, 0, &s1);
+    bv_store_series(p2, "live/hold/r1/60000", MIN, 5 * MIN, 0, &s2);
+    bv_store_add(p1, s1, T0, 1, NULL);
+    drain(base, p1);
+    bv_store_add(p2, s2, T0 + 1000, 1, NULL);
+    drain(base, p2);
+    bv_store_add(p1, s1, T0 + 2000, 1, NULL);
+    drain(base, p1); /* p1 learns that p2 writes here too */
+    /* a new bucket: its read waits for a round, which brings p2's next count */
+    bv_store_add(p2, s2, T0 + MIN + 10, 5, NULL);
+    drain(base, p2);
+    bv_store_add(p1, s1, T0 + MIN + 20, 1, NULL);
+    got g = {0};
+    bv_store_read(p1, s1, T0, 2, 0, read_cb, &g);
+    run_until(base, &g.calls);
+    assert_int_equal(g.counts[0], 3);
+    assert_int_equal(g.counts[1], 6); /* p2's 5 and p1's 1 */
+    bv_store_stats ss;
+    bv_store_stats_get(p1, &ss);
+    assert_true(ss.waits >= 1);
+    /* Redis goes away: the next bucket's read still comes, after the timeout */
+    tu_redis_stop(&own);
+    bv_store_add(p1, s1, T0 + 2 * MIN, 2, NULL);
+    got h = {0};
+    bv_store_read(p1, s1, T0, 3, 0, read_cb, &h);
+    run_until(base, &h.calls);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.err, 0);
+    assert_int_equal(h.counts[2], 2); /* its own count, decided without Redis */
+    bv_store_stats_get(p1, &ss);
+    assert_true(ss.waits >= 2);
+    assert_true(ss.pending >= 2);
+    bv_store_free(p1);
+    bv_store_free(p2);
+    event_base_free(base);
+}
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -392,9 +443,13 @@ static void test_silent_server(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_counts_and_keys), cmocka_unit_test(test_two_stores_one_picture),
-        cmocka_unit_test(test_claims),          cmocka_unit_test(test_redis_away),
-        cmocka_unit_test(test_silent_server),   cmocka_unit_test(test_outage_longer_than_window),
+        cmocka_unit_test(test_counts_and_keys),
+        cmocka_unit_test(test_two_stores_one_picture),
+        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_redis_away),
+        cmocka_unit_test(test_silent_server),
+        cmocka_unit_test(test_outage_longer_than_window),
+        cmocka_unit_test(test_hold_then_decide_late),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
