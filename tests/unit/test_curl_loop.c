@@ -5,48 +5,18 @@
  * server never answers, and one added again from its done callback. */
 #include "testutil.h"
 
+#include "httputil.h"
+
 #include "core/err.h"
 #include "net/curl_loop.h"
 #include "net/sse.h"
 
-#include <event2/buffer.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 /* ---- the server ---- */
-
-typedef struct streaming {
-    struct evhttp_request *req;
-    const char *data;
-    size_t len, off, step;
-    struct event *ev;
-} streaming;
 
 static char *sse_data;
 static size_t sse_len;
 static struct evhttp_request *hanging;
-
-static void stream_more(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    streaming *s = arg;
-    if (s->off >= s->len) {
-        evhttp_send_reply_end(s->req);
-        event_free(s->ev);
-        free(s);
-        return;
-    }
-    size_t n = s->len - s->off < s->step ? s->len - s->off : s->step;
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, s->data + s->off, n);
-    evhttp_send_reply_chunk(s->req, b);
-    evbuffer_free(b);
-    s->off += n;
-    event_active(s->ev, EV_TIMEOUT, 0); /* the next bytes on a later turn */
-}
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
@@ -59,17 +29,7 @@ static void on_request(struct evhttp_request *req, void *arg)
             evhttp_send_error(req, 401, "no token");
             return;
         }
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "text/event-stream");
-        evhttp_send_reply_start(req, 200, "OK");
-        streaming *s = calloc(1, sizeof *s);
-        s->req = req;
-        s->data = sse_data;
-        s->len = sse_len;
-        s->step = 7;
-        s->ev = event_new(evhttp_connection_get_base(evhttp_request_get_connection(req)), -1, 0,
-                          stream_more, s);
-        event_active(s->ev, EV_TIMEOUT, 0);
+        tu_stream_start(req, "text/event-stream", sse_data, sse_len, 7, 1);
         return;
     }
     if (strcmp(uri, "/hang") == 0) {
@@ -77,20 +37,6 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     evhttp_send_error(req, 404, "not here");
-}
-
-static struct evhttp *server(struct event_base *base, int *port)
-{
-    struct evhttp *http = evhttp_new(base);
-    assert_non_null(http);
-    evhttp_set_gencb(http, on_request, NULL);
-    struct evhttp_bound_socket *bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-    assert_non_null(bs);
-    struct sockaddr_in sa;
-    socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sa, &sl), 0);
-    *port = ntohs(sa.sin_port);
-    return http;
 }
 
 /* ---- the clients ---- */
@@ -180,8 +126,9 @@ static void test_transfers_on_the_loop(void **state)
     assert_true(want.events >= 3);
 
     struct event_base *base = event_base_new();
-    int port;
-    struct evhttp *http = server(base, &port);
+    int port = 0;
+    struct evhttp *http = tu_http_server(base, on_request, NULL, &port);
+    assert_non_null(http);
     bv_curl_loop *l = bv_curl_loop_new(base);
     assert_non_null(l);
     client a, b, bad, cut, hang;
