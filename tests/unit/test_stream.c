@@ -1,9 +1,12 @@
-/* test_mastodon.c: the live Mastodon source against a fake Mastodon streaming server in the same
- * loop (evhttp), speaking the real wire format: tests/fixtures/platforms/mastodon/stream_public.sse
- * (`:)`, `:thump`, update, status.update and delete events) sent a few bytes per turn. The server
- * checks the path and the bearer token. Covered: posts and deletes decoded and pseudonymised, the
- * stream ending and the source reconnecting, a token refused (401: failed, retried at the longest
- * backoff), and a stream that goes silent (the stall timer reconnects). */
+/* test_stream.c: the live streaming sources against fake platform servers in the same loop
+ * (evhttp) speaking the real wire formats, sent a few bytes per turn:
+ * - Mastodon SSE (tests/fixtures/platforms/mastodon/stream_public.sse: `:)`, `:thump`, update,
+ *   status.update and delete): the server checks the path and the bearer token. Posts and deletes
+ *   decoded and pseudonymised, the stream ending and the source reconnecting, a token refused
+ *   (401: failed, retried at the longest wait), no token, a stream that goes silent (stall).
+ * - X v2 filtered stream (tests/fixtures/platforms/x-v2/stream.ndjson: messages and `\r\n`
+ *   keep-alives): the server checks path, query and token. X's reconnect policy: at once after a
+ *   drop, 429 from the rate wait, 5xx from the HTTP wait doubling, 409 (no rules) as failed. */
 #include "testutil.h"
 
 #include "httputil.h"
@@ -12,7 +15,7 @@
 #include "core/err.h"
 #include "engine/pseudo.h"
 #include "net/curl_loop.h"
-#include "source/mastodon.h"
+#include "source/stream.h"
 
 typedef struct fake {
     char *sse;
@@ -25,6 +28,49 @@ typedef struct fake {
     char last_auth[128];
 } fake;
 
+/* The X side: a stream, then 429, 503, 409, then streams again; the source's wait before each
+ * request is noted (the stats say what it waited). */
+static const bv_stream *x_source;
+static int64_t x_waits[16];
+
+static void x_reply(struct evhttp_request *req, int code, const char *reason, const char *body)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, body, strlen(body));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+static void x_request(fake *f, struct evhttp_request *req, const char *uri, const char *auth)
+{
+    if (x_source && f->requests <= 16) {
+        bv_source_stats st;
+        bv_stream_stats_get(x_source, &st);
+        x_waits[f->requests - 1] = st.next_wait_ms;
+    }
+    if (strcmp(uri, "/2/tweets/search/stream?tweet.fields=created_at,author_id,lang") != 0 ||
+        auth == NULL || strcmp(auth, "Bearer user-token-123") != 0) {
+        f->bad_requests++;
+        x_reply(req, 401, "Unauthorized", "{\"title\":\"Unauthorized\",\"status\":401}");
+        return;
+    }
+    switch (f->requests) {
+    case 2:
+        x_reply(req, 429, "Too Many Requests",
+                "{\"errors\":[{\"code\":88,\"message\":\"Rate limit exceeded\"}]}");
+        return;
+    case 3:
+        x_reply(req, 503, "Service Unavailable", "{}");
+        return;
+    case 4:
+        x_reply(req, 409, "Conflict", "{\"title\":\"ConnectionException\"}");
+        return;
+    default:
+        tu_stream_start(req, "application/json", f->sse, f->sse_len, 3, 1);
+    }
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     fake *f = arg;
@@ -32,6 +78,10 @@ static void on_request(struct evhttp_request *req, void *arg)
     const char *uri = evhttp_request_get_uri(req);
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     snprintf(f->last_auth, sizeof f->last_auth, "%s", auth ? auth : "");
+    if (strncmp(uri, "/2/tweets/search/stream", 23) == 0) {
+        x_request(f, req, uri, auth);
+        return;
+    }
     if (strcmp(uri, "/api/v1/streaming/public") != 0 ||
         evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
         f->bad_requests++;
@@ -87,37 +137,58 @@ typedef struct rig {
     bv_codec_ctx codec;
     fake f;
     sink s;
-    bv_mastodon *m;
+    bv_stream *m;
 } rig;
+
+static void rig_start_kind(rig *r, bv_stream_kind kind, const char *token, int64_t stall_ms);
 
 static void rig_start(rig *r, const char *token, int64_t stall_ms)
 {
+    rig_start_kind(r, BV_STREAM_MASTODON, token, stall_ms);
+}
+
+static void rig_start_kind(rig *r, bv_stream_kind kind, const char *token, int64_t stall_ms)
+{
     memset(r, 0, sizeof *r);
     r->base = event_base_new();
-    r->f.sse = tu_read_fixture("platforms/mastodon/stream_public.sse", &r->f.sse_len);
+    r->f.sse = tu_read_fixture(kind == BV_STREAM_X ? "platforms/x-v2/stream.ndjson"
+                                                   : "platforms/mastodon/stream_public.sse",
+                               &r->f.sse_len);
     r->http = tu_http_server(r->base, on_request, &r->f, &r->port);
     assert_non_null(r->http);
     r->cl = bv_curl_loop_new(r->base);
     r->ps = bv_pseudo_new("test-key-0123456789abcdef", 25);
     r->codec.pseudo = r->ps;
     char url[128], err[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/streaming/public", r->port);
-    bv_mastodon_opts o = {.name = "mastodon-test",
-                          .url = url,
-                          .token = token,
-                          .stall_ms = stall_ms,
-                          .backoff_min_ms = 5,
-                          .backoff_max_ms = 40,
-                          .codec = &r->codec,
-                          .post = on_post,
-                          .arg = &r->s};
-    r->m = bv_mastodon_new(r->base, r->cl, &o, err, sizeof err);
+    if (kind == BV_STREAM_X) {
+        snprintf(
+            url, sizeof url,
+            "http://127.0.0.1:%d/2/tweets/search/stream?tweet.fields=created_at,author_id,lang",
+            r->port);
+    } else {
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/streaming/public", r->port);
+    }
+    bv_stream_opts o = {.kind = kind,
+                        .name = "test",
+                        .url = url,
+                        .token = token,
+                        .stall_ms = stall_ms,
+                        .backoff = {.net_step = 5,
+                                    .net_max = 40,
+                                    .http_min = 10,
+                                    .http_max = 40,
+                                    .rate_min = 30,
+                                    .rate_max = 100},
+                        .codec = &r->codec,
+                        .post = on_post,
+                        .arg = &r->s};
+    r->m = bv_stream_new(r->base, r->cl, &o, err, sizeof err);
     assert_non_null(r->m);
 }
 
 static void rig_stop(rig *r)
 {
-    bv_mastodon_free(r->m);
+    bv_stream_free(r->m);
     bv_curl_loop_free(r->cl);
     for (int i = 0; i < r->f.nopen; i++) {
         evhttp_send_reply_end(r->f.open[i]); /* frees the ones whose client went away */
@@ -160,7 +231,7 @@ static void test_stream_reconnect_refused(void **state)
     run_until_requests(&r, 3);
     bv_source_stats st;
     for (int i = 0; i < 100000; i++) {
-        bv_mastodon_stats_get(r.m, &st);
+        bv_stream_stats_get(r.m, &st);
         if (strcmp(st.state, "failed") == 0) {
             break;
         }
@@ -193,7 +264,7 @@ static void test_no_token(void **state)
     run_until_requests(&r, 1);
     bv_source_stats st;
     for (int i = 0; i < 100000; i++) {
-        bv_mastodon_stats_get(r.m, &st);
+        bv_stream_stats_get(r.m, &st);
         if (st.last_status) {
             break;
         }
@@ -215,11 +286,56 @@ static void test_stall(void **state)
     r.f.silent = 1;
     run_until_requests(&r, 3);
     bv_source_stats st;
-    bv_mastodon_stats_get(r.m, &st);
+    bv_stream_stats_get(r.m, &st);
     assert_true(st.reconnects >= 2);
     assert_true(st.errors >= 2);
     assert_non_null(strstr(st.last_error, "stalled"));
     assert_int_equal(r.s.posts, 0);
+    rig_stop(&r);
+}
+
+static void test_x_stream_and_policy(void **state)
+{
+    (void)state;
+    rig r;
+    rig_start_kind(&r, BV_STREAM_X, "user-token-123", 5000);
+    x_source = r.m;
+    /* the posts the fixture holds, decoded directly */
+    int want = 0;
+    {
+        size_t off = 0;
+        while (off < r.f.sse_len) {
+            const char *nl = memchr(r.f.sse + off, '\n', r.f.sse_len - off);
+            size_t end = nl ? (size_t)(nl - r.f.sse) : r.f.sse_len;
+            size_t n = end - off;
+            char *l = malloc(n + 1);
+            memcpy(l, r.f.sse + off, n);
+            l[n] = '\0';
+            bv_post p;
+            bv_skip why;
+            if (n && bv_codec_decode_platform(&r.codec, BV_PLATFORM_X, l, n, &p, &why) ==
+                         BV_DECODE_POST) {
+                want++;
+                bv_post_clear(&p);
+            }
+            free(l);
+            off = end + 1;
+        }
+    }
+    assert_true(want >= 2);
+    run_until_requests(&r, 6); /* stream, 429, 503, 409, stream, stream */
+    bv_source_stats st;
+    bv_stream_stats_get(r.m, &st);
+    assert_int_equal(r.f.bad_requests, 0);
+    assert_true(r.s.posts >= 2 * want);
+    assert_int_equal(st.last_status, 200);
+    assert_int_equal(x_waits[0], 0);  /* the first connection */
+    assert_int_equal(x_waits[1], 0);  /* after the stream ended: at once */
+    assert_int_equal(x_waits[2], 30); /* after 429: the rate wait */
+    assert_int_equal(x_waits[3], 10); /* after 503: the HTTP wait */
+    assert_int_equal(x_waits[4], 20); /* after 409 (no rules): failed, the HTTP wait doubled */
+    assert_int_equal(x_waits[5], 0);  /* the stream was good again: at once */
+    x_source = NULL;
     rig_stop(&r);
 }
 
@@ -230,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_stream_reconnect_refused),
         cmocka_unit_test(test_no_token),
         cmocka_unit_test(test_stall),
+        cmocka_unit_test(test_x_stream_and_policy),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

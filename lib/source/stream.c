@@ -1,9 +1,11 @@
-/* mastodon.c: the live Mastodon SSE source; see mastodon.h. One easy handle, used again for every
- * connection; a stall timer that every received byte re-arms; backoff between connections. */
-#include "source/mastodon.h"
+/* stream.c: live streaming sources (Mastodon SSE, X NDJSON); see stream.h. One easy handle, used
+ * again for every connection; a stall timer that every received byte re-arms; waits between
+ * connections by the kind's policy. */
+#include "source/stream.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "net/lines.h"
 #include "net/sse.h"
 
 #include <event2/event.h>
@@ -13,12 +15,20 @@
 
 #define ERRBODY_MAX 200 /* bytes of an error response kept for the message */
 
-struct bv_mastodon {
+typedef enum { W_ENDED, W_NET, W_HTTP, W_RATE, W_REFUSED } wait_kind;
+
+struct bv_stream {
     struct event_base *base;
     bv_curl_loop *cl;
+    bv_stream_kind kind;
     char *name, *url;
     struct curl_slist *headers; /* holds the token: never printed */
-    int64_t stall_ms, backoff_min_ms, backoff_max_ms, backoff_ms;
+    int64_t stall_ms;
+    bv_stream_backoff bo;
+    int64_t w_net, w_http, w_rate; /* the last wait of each kind; 0 after a good connection */
+    int net_fresh;                 /* no network trouble since the last good connection */
+    size_t max_line;
+    bv_lines *lines; /* X: the connection's line framer */
     const bv_clock *clock;
     const bv_codec_ctx *codec;
     bv_post_cb *post;
@@ -38,7 +48,7 @@ struct bv_mastodon {
     bv_source_stats st;
 };
 
-static void connect_now(bv_mastodon *m);
+static void connect_now(bv_stream *m);
 
 static struct timeval tv_ms(int64_t ms)
 {
@@ -47,7 +57,7 @@ static struct timeval tv_ms(int64_t ms)
 }
 
 /* The last error, cut to fit (it is shown in stats and logs). */
-static void set_error(bv_mastodon *m, const char *detail)
+static void set_error(bv_stream *m, const char *detail)
 {
     size_t n = strlen(detail);
     if (n >= sizeof m->st.last_error) {
@@ -57,28 +67,50 @@ static void set_error(bv_mastodon *m, const char *detail)
     m->st.last_error[n] = '\0';
 }
 
-/* Waits, then connects again: exponential from the minimum for passing trouble, the maximum for
- * a configuration the server refuses. */
-static void retry_later(bv_mastodon *m, int refused)
+static int64_t doubled(int64_t last, int64_t lo, int64_t hi)
 {
-    if (refused) {
-        m->backoff_ms = m->backoff_max_ms;
-        m->state = "failed";
-    } else {
-        m->backoff_ms = m->backoff_ms ? m->backoff_ms * 2 : m->backoff_min_ms;
-        if (m->backoff_ms > m->backoff_max_ms) {
-            m->backoff_ms = m->backoff_max_ms;
+    int64_t w = last ? last * 2 : lo;
+    return w > hi ? hi : w;
+}
+
+/* Waits by the kind's policy (stream.h), then connects again. */
+static void retry_later(bv_stream *m, wait_kind why)
+{
+    int64_t w;
+    int x = m->kind == BV_STREAM_X;
+    switch (why) {
+    case W_ENDED:
+    case W_NET:
+        if (x) {
+            /* X: at once after a drop; then +250 ms per failed attempt, up to 16 s */
+            w = m->net_fresh ? 0 : m->w_net + m->bo.net_step;
+            w = w > m->bo.net_max ? m->bo.net_max : w;
+        } else {
+            w = doubled(m->w_net, m->bo.net_step, m->bo.net_max);
         }
-        m->state = "backing off";
+        m->w_net = w;
+        m->net_fresh = 0;
+        break;
+    case W_HTTP:
+        w = m->w_http = doubled(m->w_http, m->bo.http_min, m->bo.http_max);
+        break;
+    case W_RATE:
+        w = m->w_rate = doubled(m->w_rate, m->bo.rate_min, m->bo.rate_max);
+        break;
+    default: /* W_REFUSED: the configuration is wrong */
+        w = x ? (m->w_http = doubled(m->w_http, m->bo.http_min, m->bo.http_max)) : m->bo.http_max;
+        break;
     }
+    m->state = why == W_REFUSED ? "failed" : "backing off";
+    m->st.next_wait_ms = w;
     event_del(m->stall_ev);
-    struct timeval tv = tv_ms(m->backoff_ms);
+    struct timeval tv = tv_ms(w);
     event_add(m->retry_ev, &tv);
 }
 
 static int on_event(void *arg, const bv_sse_event *ev)
 {
-    bv_mastodon *m = arg;
+    bv_stream *m = arg;
     bv_post post;
     int is_update = (ev->type_len == 6 && memcmp(ev->type, "update", 6) == 0) ||
                     (ev->type_len == 13 && memcmp(ev->type, "status.update", 13) == 0);
@@ -116,9 +148,44 @@ static int on_event(void *arg, const bv_sse_event *ev)
     return 0;
 }
 
+/* One X message: a post, an in-stream error or a message type we do not know (skipped). */
+static void on_line(bv_stream *m, bv_line *ln)
+{
+    if (ln->too_long) {
+        m->st.skipped++;
+        return;
+    }
+    size_t k = 0;
+    while (k < ln->len && (ln->data[k] == ' ' || ln->data[k] == '\t')) {
+        k++;
+    }
+    if (k == ln->len) {
+        return; /* a keep-alive */
+    }
+    ln->data[ln->len] = '\0';
+    bv_post post;
+    bv_skip why;
+    if (bv_codec_decode_platform(m->codec, BV_PLATFORM_X, ln->data, ln->len, &post, &why) !=
+        BV_DECODE_POST) {
+        m->st.skipped++;
+        return;
+    }
+    if (post.kind == BV_POST_DELETE) {
+        m->st.deletes++;
+    } else {
+        m->st.posts++;
+    }
+    int64_t now = bv_now_ms(m->clock);
+    if (post.received_ms == 0) {
+        post.received_ms = now;
+    }
+    m->st.last_post_ms = now;
+    m->post(m->arg, &post);
+}
+
 static size_t on_write(char *p, size_t size, size_t n, void *arg)
 {
-    bv_mastodon *m = arg;
+    bv_stream *m = arg;
     size_t len = size * n;
     m->st.bytes += len;
     if (!m->got_status) {
@@ -128,7 +195,10 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
         if (m->status == 200) {
             m->streamed = 1;
             m->state = "streaming";
-            m->backoff_ms = 0; /* a good connection: trouble backs off from the start again */
+            /* a good connection: trouble backs off from the start again */
+            m->w_net = m->w_http = m->w_rate = 0;
+            m->net_fresh = 1;
+            m->st.next_wait_ms = 0;
         }
     }
     struct timeval tv = tv_ms(m->stall_ms);
@@ -140,13 +210,23 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
         }
         return len;
     }
+    if (m->kind == BV_STREAM_X) {
+        if (bv_lines_feed(m->lines, p, len) != 0) {
+            return 0; /* out of memory: the transfer fails and is retried */
+        }
+        bv_line ln;
+        while (bv_lines_next(m->lines, &ln) == 1) {
+            on_line(m, &ln);
+        }
+        return len;
+    }
     bv_sse_feed(m->sse, p, len, on_event, m);
     return len;
 }
 
 static void on_done(void *arg, CURL *easy, CURLcode rc)
 {
-    bv_mastodon *m = arg;
+    bv_stream *m = arg;
     (void)easy;
     m->running = 0;
     event_del(m->stall_ev);
@@ -157,13 +237,13 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
     if (rc != CURLE_OK) {
         m->st.errors++;
         set_error(m, m->curl_err[0] ? m->curl_err : curl_easy_strerror(rc));
-        bv_log(BV_LOG_WARN, "mastodon", "%s: %s", m->name, m->st.last_error);
-        retry_later(m, 0);
+        bv_log(BV_LOG_WARN, "source", "%s: %s", m->name, m->st.last_error);
+        retry_later(m, W_NET);
         return;
     }
     if (m->status == 200) {
         set_error(m, "the server ended the stream");
-        retry_later(m, 0);
+        retry_later(m, W_ENDED);
         return;
     }
     m->st.errors++;
@@ -176,17 +256,22 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
         }
     }
     set_error(m, detail);
-    int refused = m->status == 400 || m->status == 401 || m->status == 403 || m->status == 404;
-    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, "mastodon", "%s: %s%s", m->name, detail,
-           m->status == 401 ? " (the token is missing, wrong or lacks a scope)" : "");
-    retry_later(m, refused);
+    long st = m->status;
+    int refused = m->kind == BV_STREAM_X ? st == 401 || st == 403 || st == 409
+                                         : st == 400 || st == 401 || st == 403 || st == 404;
+    const char *hint = st == 401                             ? " (the token is missing or wrong)"
+                       : st == 409 && m->kind == BV_STREAM_X ? " (the stream has no rules)"
+                       : st == 403                           ? " (not entitled to this stream)"
+                                                             : "";
+    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, "source", "%s: %s%s", m->name, detail, hint);
+    retry_later(m, refused ? W_REFUSED : st == 429 || st == 420 ? W_RATE : W_HTTP);
 }
 
 static void on_stall(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    bv_mastodon *m = arg;
+    bv_stream *m = arg;
     if (m->running) {
         bv_curl_loop_remove(m->cl, m->easy);
         m->running = 0;
@@ -195,22 +280,31 @@ static void on_stall(evutil_socket_t fd, short what, void *arg)
     char why[96];
     snprintf(why, sizeof why, "nothing received for %lld ms (stalled)", (long long)m->stall_ms);
     set_error(m, why);
-    bv_log(BV_LOG_WARN, "mastodon", "%s: %s; reconnecting", m->name, m->st.last_error);
-    retry_later(m, 0);
+    bv_log(BV_LOG_WARN, "source", "%s: %s; reconnecting", m->name, m->st.last_error);
+    retry_later(m, W_NET);
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    bv_mastodon *m = arg;
+    bv_stream *m = arg;
     m->st.reconnects++;
     connect_now(m);
 }
 
-static void connect_now(bv_mastodon *m)
+static void connect_now(bv_stream *m)
 {
     bv_sse_reset(m->sse);
+    if (m->kind == BV_STREAM_X) {
+        bv_lines_free(m->lines); /* a new connection starts at a line's beginning */
+        m->lines = bv_lines_new(m->max_line);
+        if (m->lines == NULL) {
+            set_error(m, "out of memory");
+            retry_later(m, W_NET);
+            return;
+        }
+    }
     bv_buf_reset(&m->errbody);
     m->got_status = 0;
     m->status = 0;
@@ -222,35 +316,44 @@ static void connect_now(bv_mastodon *m)
     if (bv_curl_loop_add(m->cl, m->easy, on_done, m) != BV_OK) {
         m->st.errors++;
         set_error(m, "cannot start a transfer");
-        retry_later(m, 0);
+        retry_later(m, W_NET);
         return;
     }
     m->running = 1;
 }
 
-bv_mastodon *bv_mastodon_new(struct event_base *base, bv_curl_loop *cl, const bv_mastodon_opts *o,
-                             char *errstr, size_t errlen)
+bv_stream *bv_stream_new(struct event_base *base, bv_curl_loop *cl, const bv_stream_opts *o,
+                         char *errstr, size_t errlen)
 {
+    const char *kname = o->kind == BV_STREAM_X ? "x" : "mastodon";
     if (o->url == NULL || o->codec == NULL || o->post == NULL ||
         (strncmp(o->url, "https://", 8) != 0 && strncmp(o->url, "http://", 7) != 0)) {
-        snprintf(errstr, errlen, "mastodon: url must be an http(s):// streaming URL");
+        snprintf(errstr, errlen, "%s: url must be an http(s):// streaming URL", kname);
         return NULL;
     }
-    bv_mastodon *m = calloc(1, sizeof *m);
+    bv_stream *m = calloc(1, sizeof *m);
     if (m == NULL) {
         snprintf(errstr, errlen, "out of memory");
         return NULL;
     }
     m->base = base;
     m->cl = cl;
-    m->name = strdup(o->name ? o->name : "mastodon");
+    m->kind = o->kind;
+    m->name = strdup(o->name ? o->name : kname);
     m->url = strdup(o->url);
-    m->stall_ms = o->stall_ms > 0 ? o->stall_ms : 45000;
-    m->backoff_min_ms = o->backoff_min_ms > 0 ? o->backoff_min_ms : 1000;
-    m->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 60000;
-    if (m->backoff_max_ms < m->backoff_min_ms) {
-        m->backoff_max_ms = m->backoff_min_ms;
-    }
+    int x = o->kind == BV_STREAM_X;
+    m->stall_ms = o->stall_ms > 0 ? o->stall_ms : x ? 20000 : 45000;
+    /* the documented defaults (stream.h), each overridable */
+    bv_stream_backoff d = x ? (bv_stream_backoff){250, 16000, 5000, 320000, 60000, 960000}
+                            : (bv_stream_backoff){1000, 60000, 1000, 60000, 60000, 900000};
+    m->bo.net_step = o->backoff.net_step > 0 ? o->backoff.net_step : d.net_step;
+    m->bo.net_max = o->backoff.net_max > 0 ? o->backoff.net_max : d.net_max;
+    m->bo.http_min = o->backoff.http_min > 0 ? o->backoff.http_min : d.http_min;
+    m->bo.http_max = o->backoff.http_max > 0 ? o->backoff.http_max : d.http_max;
+    m->bo.rate_min = o->backoff.rate_min > 0 ? o->backoff.rate_min : d.rate_min;
+    m->bo.rate_max = o->backoff.rate_max > 0 ? o->backoff.rate_max : d.rate_max;
+    m->net_fresh = 1;
+    m->max_line = o->max_line ? o->max_line : (1u << 20);
     m->clock = o->clock ? o->clock : bv_clock_system();
     m->codec = o->codec;
     m->post = o->post;
@@ -260,7 +363,8 @@ bv_mastodon *bv_mastodon_new(struct event_base *base, bv_curl_loop *cl, const bv
     m->easy = curl_easy_init();
     m->stall_ev = evtimer_new(base, on_stall, m);
     m->retry_ev = evtimer_new(base, on_retry, m);
-    m->headers = curl_slist_append(NULL, "Accept: text/event-stream");
+    m->headers =
+        curl_slist_append(NULL, x ? "Accept: application/json" : "Accept: text/event-stream");
     if (o->token && *o->token) {
         size_t n = strlen(o->token) + 32;
         char *h = malloc(n);
@@ -276,7 +380,7 @@ bv_mastodon *bv_mastodon_new(struct event_base *base, bv_curl_loop *cl, const bv
     }
     if (!m->name || !m->url || !m->sse || !m->easy || !m->stall_ev || !m->retry_ev || !m->headers) {
         snprintf(errstr, errlen, "out of memory");
-        bv_mastodon_free(m);
+        bv_stream_free(m);
         return NULL;
     }
     curl_easy_setopt(m->easy, CURLOPT_URL, m->url);
@@ -291,13 +395,13 @@ bv_mastodon *bv_mastodon_new(struct event_base *base, bv_curl_loop *cl, const bv
     return m;
 }
 
-void bv_mastodon_stats_get(const bv_mastodon *m, bv_source_stats *out)
+void bv_stream_stats_get(const bv_stream *m, bv_source_stats *out)
 {
     *out = m->st;
     out->state = m->state;
 }
 
-void bv_mastodon_free(bv_mastodon *m)
+void bv_stream_free(bv_stream *m)
 {
     if (m == NULL) {
         return;
@@ -316,6 +420,7 @@ void bv_mastodon_free(bv_mastodon *m)
         event_free(m->retry_ev);
     }
     bv_sse_free(m->sse);
+    bv_lines_free(m->lines);
     bv_buf_free(&m->errbody);
     bv_buf_free(&m->scratch);
     free(m->name);
