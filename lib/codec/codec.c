@@ -269,6 +269,18 @@ bv_decode bv_codec_decode_platform(const bv_codec_ctx *ctx, bv_platform platform
     return d;
 }
 
+bv_decode bv_codec_decode_parsed(const bv_codec_ctx *ctx, bv_platform platform, yajl_val v,
+                                 bv_post *out, bv_skip *why)
+{
+    memset(out, 0, sizeof *out);
+    *why = BV_SKIP_NONE;
+    bv_decode d = bv_codec_decode_value(ctx, platform, v, 0, out, why);
+    if (d == BV_DECODE_POST) {
+        finish(out);
+    }
+    return d;
+}
+
 int bv_codec_mastodon_delete(const char *id, size_t len, bv_post *out)
 {
     memset(out, 0, sizeof *out);

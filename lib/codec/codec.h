@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <yajl/yajl_tree.h>
 
 #define BV_CODEC_MAX_DEPTH_DEFAULT 64
 #define BV_CODEC_MAX_LEN_DEFAULT (8u << 20) /* 8 MiB */
@@ -54,6 +55,11 @@ bv_decode bv_codec_decode_line(const bv_codec_ctx *ctx, char *json, size_t len, 
  * ({"kind":"t3","data":{...}}). Same contract as bv_codec_decode_line. */
 bv_decode bv_codec_decode_platform(const bv_codec_ctx *ctx, bv_platform platform, char *json,
                                    size_t len, bv_post *out, bv_skip *why);
+
+/* One platform object already parsed (v borrowed), e.g. a Telegram Update out of a getUpdates
+ * result: the same answers as bv_codec_decode_platform. */
+bv_decode bv_codec_decode_parsed(const bv_codec_ctx *ctx, bv_platform platform, yajl_val v,
+                                 bv_post *out, bv_skip *why);
 
 /* Mastodon streaming `delete` carries a bare id: makes a DELETE post for it. */
 int bv_codec_mastodon_delete(const char *id, size_t len, bv_post *out);
