@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "source/source_util.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -46,12 +47,6 @@ struct bv_reddit {
 
 static void poll_now(bv_reddit *r);
 
-static void set_error(bv_reddit *r, const char *detail)
-{
-    snprintf(r->st.last_error, sizeof r->st.last_error, "%.*s", (int)(sizeof r->st.last_error - 1),
-             detail);
-}
-
 static void poll_in(bv_reddit *r, int64_t ms, const char *state)
 {
     r->state = state;
@@ -78,26 +73,15 @@ static void back_off(bv_reddit *r, int refused)
     if (refused) {
         r->wait_ms = r->backoff_max_ms;
     } else {
-        r->wait_ms = r->wait_ms ? r->wait_ms * 2 : r->backoff_min_ms;
-        if (r->wait_ms > r->backoff_max_ms) {
-            r->wait_ms = r->backoff_max_ms;
-        }
+        r->wait_ms = bv_source_doubled(r->wait_ms, r->backoff_min_ms, r->backoff_max_ms);
     }
     poll_in(r, r->wait_ms, refused ? "failed" : "backing off");
 }
 
 static void save_cursor(bv_reddit *r)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", r->cursor_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t n = strlen(r->cursor);
-    if (fd < 0 || write(fd, r->cursor, n) != (ssize_t)n || write(fd, "\n", 1) != 1 ||
-        fsync(fd) != 0 || close(fd) != 0 || rename(tmp, r->cursor_path) != 0) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-        }
+    int e = bv_source_state_save(r->cursor_path, r->cursor);
+    if (e != 0) {
         r->st.errors++;
         bv_log(BV_LOG_ERROR, "reddit", "%s: cannot save the cursor in %s: %s", r->name,
                r->cursor_path, strerror(e));
@@ -119,20 +103,10 @@ static int name_ok(const char *s, size_t n)
 
 static void load_cursor(bv_reddit *r)
 {
-    char *data = NULL;
-    size_t len = 0;
-    int err = 0;
-    if (bv_file_read(r->cursor_path, 128, &data, &len, &err) != 0) {
-        return;
+    char buf[NAME_MAX_LEN + 1];
+    if (bv_source_state_load(r->cursor_path, buf, sizeof buf) == 0 && name_ok(buf, strlen(buf))) {
+        memcpy(r->cursor, buf, strlen(buf) + 1);
     }
-    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r')) {
-        len--;
-    }
-    if (name_ok(data, len)) {
-        memcpy(r->cursor, data, len);
-        r->cursor[len] = '\0';
-    }
-    free(data);
 }
 
 static int seen_before(bv_reddit *r, const char *name)
@@ -244,9 +218,9 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
     r->st.last_status = status;
     if (rc != CURLE_OK) {
         r->st.errors++;
-        set_error(r, r->too_big       ? "response larger than max_body"
-                     : r->curl_err[0] ? r->curl_err
-                                      : curl_easy_strerror(rc));
+        bv_source_set_error(&r->st, r->too_big       ? "response larger than max_body"
+                                    : r->curl_err[0] ? r->curl_err
+                                                     : curl_easy_strerror(rc));
         bv_log(BV_LOG_WARN, "reddit", "%s: %s", r->name, r->st.last_error);
         back_off(r, 0);
         return;
@@ -265,14 +239,14 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
             return;
         }
         r->st.errors++;
-        set_error(r, "HTTP 200 without a listing");
+        bv_source_set_error(&r->st, "HTTP 200 without a listing");
         back_off(r, 0);
         return;
     }
     r->st.errors++;
     char detail[64];
     snprintf(detail, sizeof detail, "HTTP %ld", status);
-    set_error(r, detail);
+    bv_source_set_error(&r->st, detail);
     if (status == 429) {
         int64_t w =
             r->reset_s >= 0 ? (int64_t)(r->reset_s * (double)r->second_ms) + 1 : 60 * r->second_ms;
@@ -304,7 +278,7 @@ static void poll_now(bv_reddit *r)
     r->curl_err[0] = '\0';
     r->remaining = r->reset_s = -1;
     if (bv_curl_loop_add(r->cl, r->easy, on_done, r) != BV_OK) {
-        set_error(r, "cannot start a transfer");
+        bv_source_set_error(&r->st, "cannot start a transfer");
         back_off(r, 0);
         return;
     }
@@ -321,17 +295,13 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
 bv_reddit *bv_reddit_new(struct event_base *base, bv_curl_loop *cl, const bv_reddit_opts *o,
                          char *errstr, size_t errlen)
 {
-    if (o->url == NULL || o->state_dir == NULL || o->codec == NULL || o->post == NULL ||
-        (strncmp(o->url, "https://", 8) != 0 && strncmp(o->url, "http://", 7) != 0)) {
+    if (!bv_source_url_ok(o->url) || o->state_dir == NULL || o->codec == NULL || o->post == NULL) {
         snprintf(errstr, errlen, "reddit: needs an http(s):// listing url and a state_dir");
         return NULL;
     }
-    for (const char *c = o->name ? o->name : ""; *c; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '-' || *c == '_' || *c == '.')) {
-            snprintf(errstr, errlen, "reddit: a source name holds letters, digits, - _ . only");
-            return NULL;
-        }
+    if (!bv_source_name_ok(o->name)) {
+        snprintf(errstr, errlen, "reddit: a source name holds letters, digits, - _ . only");
+        return NULL;
     }
     bv_reddit *r = calloc(1, sizeof *r);
     if (r == NULL) {
@@ -341,8 +311,8 @@ bv_reddit *bv_reddit_new(struct event_base *base, bv_curl_loop *cl, const bv_red
     r->cl = cl;
     r->name = strdup(o->name ? o->name : "reddit");
     r->url = strdup(o->url);
-    size_t plen = strlen(o->state_dir) + strlen(r->name ? r->name : "") + 32;
-    r->cursor_path = malloc(plen);
+    r->cursor_path =
+        r->name ? bv_source_state_path(o->state_dir, "reddit", r->name, "cursor") : NULL;
     r->poll_ms = o->poll_ms > 0 ? o->poll_ms : 60000;
     r->backoff_min_ms = o->backoff_min_ms > 0 ? o->backoff_min_ms : 1000;
     r->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 600000;
@@ -357,37 +327,20 @@ bv_reddit *bv_reddit_new(struct event_base *base, bv_curl_loop *cl, const bv_red
     r->poll_ev = evtimer_new(base, on_poll, r);
     r->headers = curl_slist_append(NULL, "Accept: application/json");
     if (r->headers && o->token && *o->token) {
-        size_t n = strlen(o->token) + 32;
-        char *h = malloc(n);
-        struct curl_slist *nh = NULL;
-        if (h) {
-            snprintf(h, n, "Authorization: bearer %s", o->token);
-            nh = curl_slist_append(r->headers, h);
-            memset(h, 0, n);
-            free(h);
-        }
-        if (nh == NULL) {
-            curl_slist_free_all(r->headers);
-        }
-        r->headers = nh;
+        r->headers = bv_source_auth_header(r->headers, "bearer", o->token);
     }
     if (!r->name || !r->url || !r->cursor_path || !r->easy || !r->poll_ev || !r->headers) {
         snprintf(errstr, errlen, "out of memory");
         bv_reddit_free(r);
         return NULL;
     }
-    snprintf(r->cursor_path, plen, "%s/reddit-%s.cursor", o->state_dir, r->name);
     load_cursor(r);
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
     curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->curl_err);
-    curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(r->easy, CURLOPT_USERAGENT,
-                     "linux:blikveld:0.1 (crisis monitoring for Dutch municipalities)");
-    curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    bv_source_easy_defaults(r->easy, r->curl_err);
     curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, 30000L);
     poll_now(r);
     return r;

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "net/lines.h"
 #include "net/sse.h"
+#include "source/source_util.h"
 
 #include <event2/event.h>
 #include <stdio.h>
@@ -56,23 +57,6 @@ static struct timeval tv_ms(int64_t ms)
     return tv;
 }
 
-/* The last error, cut to fit (it is shown in stats and logs). */
-static void set_error(bv_stream *m, const char *detail)
-{
-    size_t n = strlen(detail);
-    if (n >= sizeof m->st.last_error) {
-        n = sizeof m->st.last_error - 1;
-    }
-    memcpy(m->st.last_error, detail, n);
-    m->st.last_error[n] = '\0';
-}
-
-static int64_t doubled(int64_t last, int64_t lo, int64_t hi)
-{
-    int64_t w = last ? last * 2 : lo;
-    return w > hi ? hi : w;
-}
-
 /* Waits by the kind's policy (stream.h), then connects again. */
 static void retry_later(bv_stream *m, wait_kind why)
 {
@@ -86,19 +70,20 @@ static void retry_later(bv_stream *m, wait_kind why)
             w = m->net_fresh ? 0 : m->w_net + m->bo.net_step;
             w = w > m->bo.net_max ? m->bo.net_max : w;
         } else {
-            w = doubled(m->w_net, m->bo.net_step, m->bo.net_max);
+            w = bv_source_doubled(m->w_net, m->bo.net_step, m->bo.net_max);
         }
         m->w_net = w;
         m->net_fresh = 0;
         break;
     case W_HTTP:
-        w = m->w_http = doubled(m->w_http, m->bo.http_min, m->bo.http_max);
+        w = m->w_http = bv_source_doubled(m->w_http, m->bo.http_min, m->bo.http_max);
         break;
     case W_RATE:
-        w = m->w_rate = doubled(m->w_rate, m->bo.rate_min, m->bo.rate_max);
+        w = m->w_rate = bv_source_doubled(m->w_rate, m->bo.rate_min, m->bo.rate_max);
         break;
     default: /* W_REFUSED: the configuration is wrong */
-        w = x ? (m->w_http = doubled(m->w_http, m->bo.http_min, m->bo.http_max)) : m->bo.http_max;
+        w = x ? (m->w_http = bv_source_doubled(m->w_http, m->bo.http_min, m->bo.http_max))
+              : m->bo.http_max;
         break;
     }
     m->state = why == W_REFUSED ? "failed" : "backing off";
@@ -236,13 +221,13 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
     }
     if (rc != CURLE_OK) {
         m->st.errors++;
-        set_error(m, m->curl_err[0] ? m->curl_err : curl_easy_strerror(rc));
+        bv_source_set_error(&m->st, m->curl_err[0] ? m->curl_err : curl_easy_strerror(rc));
         bv_log(BV_LOG_WARN, "source", "%s: %s", m->name, m->st.last_error);
         retry_later(m, W_NET);
         return;
     }
     if (m->status == 200) {
-        set_error(m, "the server ended the stream");
+        bv_source_set_error(&m->st, "the server ended the stream");
         retry_later(m, W_ENDED);
         return;
     }
@@ -255,7 +240,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
             *c = ' ';
         }
     }
-    set_error(m, detail);
+    bv_source_set_error(&m->st, detail);
     long st = m->status;
     int refused = m->kind == BV_STREAM_X ? st == 401 || st == 403 || st == 409
                                          : st == 400 || st == 401 || st == 403 || st == 404;
@@ -279,7 +264,7 @@ static void on_stall(evutil_socket_t fd, short what, void *arg)
     m->st.errors++;
     char why[96];
     snprintf(why, sizeof why, "nothing received for %lld ms (stalled)", (long long)m->stall_ms);
-    set_error(m, why);
+    bv_source_set_error(&m->st, why);
     bv_log(BV_LOG_WARN, "source", "%s: %s; reconnecting", m->name, m->st.last_error);
     retry_later(m, W_NET);
 }
@@ -300,7 +285,7 @@ static void connect_now(bv_stream *m)
         bv_lines_free(m->lines); /* a new connection starts at a line's beginning */
         m->lines = bv_lines_new(m->max_line);
         if (m->lines == NULL) {
-            set_error(m, "out of memory");
+            bv_source_set_error(&m->st, "out of memory");
             retry_later(m, W_NET);
             return;
         }
@@ -315,7 +300,7 @@ static void connect_now(bv_stream *m)
     event_add(m->stall_ev, &tv); /* connecting counts as silence too */
     if (bv_curl_loop_add(m->cl, m->easy, on_done, m) != BV_OK) {
         m->st.errors++;
-        set_error(m, "cannot start a transfer");
+        bv_source_set_error(&m->st, "cannot start a transfer");
         retry_later(m, W_NET);
         return;
     }
@@ -326,8 +311,7 @@ bv_stream *bv_stream_new(struct event_base *base, bv_curl_loop *cl, const bv_str
                          char *errstr, size_t errlen)
 {
     const char *kname = o->kind == BV_STREAM_X ? "x" : "mastodon";
-    if (o->url == NULL || o->codec == NULL || o->post == NULL ||
-        (strncmp(o->url, "https://", 8) != 0 && strncmp(o->url, "http://", 7) != 0)) {
+    if (!bv_source_url_ok(o->url) || o->codec == NULL || o->post == NULL) {
         snprintf(errstr, errlen, "%s: url must be an http(s):// streaming URL", kname);
         return NULL;
     }
@@ -365,18 +349,8 @@ bv_stream *bv_stream_new(struct event_base *base, bv_curl_loop *cl, const bv_str
     m->retry_ev = evtimer_new(base, on_retry, m);
     m->headers =
         curl_slist_append(NULL, x ? "Accept: application/json" : "Accept: text/event-stream");
-    if (o->token && *o->token) {
-        size_t n = strlen(o->token) + 32;
-        char *h = malloc(n);
-        if (h) {
-            snprintf(h, n, "Authorization: Bearer %s", o->token);
-            struct curl_slist *nh = curl_slist_append(m->headers, h);
-            memset(h, 0, n);
-            free(h);
-            m->headers = nh;
-        } else {
-            m->headers = NULL;
-        }
+    if (m->headers && o->token && *o->token) {
+        m->headers = bv_source_auth_header(m->headers, "Bearer", o->token);
     }
     if (!m->name || !m->url || !m->sse || !m->easy || !m->stall_ev || !m->retry_ev || !m->headers) {
         snprintf(errstr, errlen, "out of memory");
@@ -387,10 +361,7 @@ bv_stream *bv_stream_new(struct event_base *base, bv_curl_loop *cl, const bv_str
     curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, m->headers);
     curl_easy_setopt(m->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(m->easy, CURLOPT_WRITEDATA, m);
-    curl_easy_setopt(m->easy, CURLOPT_ERRORBUFFER, m->curl_err);
-    curl_easy_setopt(m->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(m->easy, CURLOPT_USERAGENT, "blikveld/0.1 (crisis monitoring)");
-    curl_easy_setopt(m->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    bv_source_easy_defaults(m->easy, m->curl_err);
     connect_now(m);
     return m;
 }

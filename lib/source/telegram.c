@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "source/source_util.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -39,12 +40,6 @@ struct bv_telegram {
 
 static void poll_now(bv_telegram *t);
 
-static void set_error(bv_telegram *t, const char *detail)
-{
-    snprintf(t->st.last_error, sizeof t->st.last_error, "%.*s", (int)(sizeof t->st.last_error - 1),
-             detail);
-}
-
 static void wait_then_poll(bv_telegram *t, int64_t ms, const char *state)
 {
     t->state = state;
@@ -58,28 +53,18 @@ static void back_off(bv_telegram *t, int refused)
     if (refused) {
         t->wait_ms = t->backoff_max_ms;
     } else {
-        t->wait_ms = t->wait_ms ? t->wait_ms * 2 : t->backoff_min_ms;
-        if (t->wait_ms > t->backoff_max_ms) {
-            t->wait_ms = t->backoff_max_ms;
-        }
+        t->wait_ms = bv_source_doubled(t->wait_ms, t->backoff_min_ms, t->backoff_max_ms);
     }
     wait_then_poll(t, t->wait_ms, refused ? "failed" : "backing off");
 }
 
-/* The offset file: one decimal number. Written to a temporary file and renamed over. */
+/* The offset file: one decimal number, written atomically. */
 static void save_offset(bv_telegram *t)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", t->offset_path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     char num[32];
-    int n = snprintf(num, sizeof num, "%" PRId64 "\n", t->offset);
-    if (fd < 0 || write(fd, num, (size_t)n) != n || fsync(fd) != 0 || close(fd) != 0 ||
-        rename(tmp, t->offset_path) != 0) {
-        int e = errno;
-        if (fd >= 0) {
-            close(fd);
-        }
+    snprintf(num, sizeof num, "%" PRId64, t->offset);
+    int e = bv_source_state_save(t->offset_path, num);
+    if (e != 0) {
         t->st.errors++;
         bv_log(BV_LOG_ERROR, "telegram", "%s: cannot save the offset in %s: %s", t->name,
                t->offset_path, strerror(e));
@@ -88,22 +73,19 @@ static void save_offset(bv_telegram *t)
 
 static void load_offset(bv_telegram *t)
 {
-    char *data = NULL;
-    size_t len = 0;
-    int err = 0;
-    if (bv_file_read(t->offset_path, 64, &data, &len, &err) != 0) {
+    char buf[32];
+    if (bv_source_state_load(t->offset_path, buf, sizeof buf) != 0) {
         return; /* none yet */
     }
     char *end = NULL;
     errno = 0;
-    long long v = strtoll(data, &end, 10);
-    if (errno == 0 && end != data && v > 0) {
+    long long v = strtoll(buf, &end, 10);
+    if (errno == 0 && end != buf && *end == '\0' && v > 0) {
         t->offset = v;
     } else {
         bv_log(BV_LOG_WARN, "telegram", "%s: %s holds no offset; starting from the server's",
                t->name, t->offset_path);
     }
-    free(data);
 }
 
 static size_t on_write(char *p, size_t size, size_t n, void *arg)
@@ -163,9 +145,9 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
     t->st.last_status = status;
     if (rc != CURLE_OK) {
         t->st.errors++;
-        set_error(t, t->too_big       ? "response larger than max_body"
-                     : t->curl_err[0] ? t->curl_err
-                                      : curl_easy_strerror(rc));
+        bv_source_set_error(&t->st, t->too_big       ? "response larger than max_body"
+                                    : t->curl_err[0] ? t->curl_err
+                                                     : curl_easy_strerror(rc));
         bv_log(BV_LOG_WARN, "telegram", "%s: %s", t->name, t->st.last_error);
         back_off(t, 0);
         return;
@@ -201,7 +183,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
              desc   ? YAJL_GET_STRING(desc)
              : root ? "no description"
                     : "not JSON");
-    set_error(t, detail);
+    bv_source_set_error(&t->st, detail);
     if (ec == 429 || status == 429) {
         int64_t s =
             ra && YAJL_IS_INTEGER(ra) && YAJL_GET_INTEGER(ra) > 0 ? YAJL_GET_INTEGER(ra) : 30;
@@ -240,7 +222,7 @@ static void poll_now(bv_telegram *t)
     t->too_big = 0;
     t->curl_err[0] = '\0';
     if (bv_curl_loop_add(t->cl, t->easy, on_done, t) != BV_OK) {
-        set_error(t, "cannot start a transfer");
+        bv_source_set_error(&t->st, "cannot start a transfer");
         back_off(t, 0);
         return;
     }
@@ -259,18 +241,14 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 bv_telegram *bv_telegram_new(struct event_base *base, bv_curl_loop *cl, const bv_telegram_opts *o,
                              char *errstr, size_t errlen)
 {
-    if (o->url == NULL || o->token == NULL || !*o->token || o->state_dir == NULL ||
-        o->codec == NULL || o->post == NULL ||
-        (strncmp(o->url, "https://", 8) != 0 && strncmp(o->url, "http://", 7) != 0)) {
+    if (!bv_source_url_ok(o->url) || o->token == NULL || !*o->token || o->state_dir == NULL ||
+        o->codec == NULL || o->post == NULL) {
         snprintf(errstr, errlen, "telegram: needs an http(s):// url, a token and a state_dir");
         return NULL;
     }
-    for (const char *c = o->name ? o->name : ""; *c; c++) {
-        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-              *c == '-' || *c == '_' || *c == '.')) {
-            snprintf(errstr, errlen, "telegram: a source name holds letters, digits, - _ . only");
-            return NULL;
-        }
+    if (!bv_source_name_ok(o->name)) {
+        snprintf(errstr, errlen, "telegram: a source name holds letters, digits, - _ . only");
+        return NULL;
     }
     bv_telegram *t = calloc(1, sizeof *t);
     if (t == NULL) {
@@ -281,8 +259,8 @@ bv_telegram *bv_telegram_new(struct event_base *base, bv_curl_loop *cl, const bv
     t->name = strdup(o->name ? o->name : "telegram");
     t->base_url = strdup(o->url);
     t->token = strdup(o->token);
-    size_t plen = strlen(o->state_dir) + strlen(t->name ? t->name : "") + 32;
-    t->offset_path = malloc(plen);
+    t->offset_path =
+        t->name ? bv_source_state_path(o->state_dir, "telegram", t->name, "offset") : NULL;
     t->poll_timeout_s = o->poll_timeout_s > 0 ? o->poll_timeout_s : 30;
     t->backoff_min_ms = o->backoff_min_ms > 0 ? o->backoff_min_ms : 1000;
     t->backoff_max_ms = o->backoff_max_ms > 0 ? o->backoff_max_ms : 60000;
@@ -304,14 +282,10 @@ bv_telegram *bv_telegram_new(struct event_base *base, bv_curl_loop *cl, const bv
     while (bl > 0 && t->base_url[bl - 1] == '/') {
         t->base_url[--bl] = '\0';
     }
-    snprintf(t->offset_path, plen, "%s/telegram-%s.offset", o->state_dir, t->name);
     load_offset(t);
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->curl_err);
-    curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_USERAGENT, "blikveld/0.1 (crisis monitoring)");
-    curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    bv_source_easy_defaults(t->easy, t->curl_err);
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)((t->poll_timeout_s + 10) * 1000));
     poll_now(t);
     return t;
