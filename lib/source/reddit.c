@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,10 +61,13 @@ static int64_t paced(const bv_reddit *r)
 {
     int64_t w = r->poll_ms;
     if (r->remaining >= 0 && r->reset_s >= 0) {
-        int64_t need = r->remaining < 1
-                           ? (int64_t)(r->reset_s * (double)r->second_ms) + 1
-                           : (int64_t)(r->reset_s * (double)r->second_ms / r->remaining);
-        w = need > w ? need : w;
+        /* both come from on_header: finite, 0..1e7 */
+        double need = r->remaining < 1 ? r->reset_s * (double)r->second_ms + 1
+                                       : r->reset_s * (double)r->second_ms / r->remaining;
+        if (need > (double)r->backoff_max_ms) {
+            need = (double)r->backoff_max_ms; /* a reset beyond reason: the longest wait */
+        }
+        w = (int64_t)need > w ? (int64_t)need : w;
     }
     return w;
 }
@@ -139,7 +143,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
         return len;
     }
     *colon = '\0';
-    double v = strtod(colon + 1, NULL); /* "988.0": a float string */
+    char *end = NULL;
+    double v = strtod(colon + 1, &end); /* "988.0": a float string */
+    if (end == colon + 1 || !isfinite(v) || v < 0 || v > 1e7) {
+        return len; /* not a number we can use: as if the header were missing */
+    }
     if (strcasecmp(line, "x-ratelimit-remaining") == 0) {
         r->remaining = v;
     } else if (strcasecmp(line, "x-ratelimit-reset") == 0) {
@@ -248,8 +256,9 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
     snprintf(detail, sizeof detail, "HTTP %ld", status);
     bv_source_set_error(&r->st, detail);
     if (status == 429) {
-        int64_t w =
-            r->reset_s >= 0 ? (int64_t)(r->reset_s * (double)r->second_ms) + 1 : 60 * r->second_ms;
+        double rs =
+            r->reset_s >= 0 ? r->reset_s * (double)r->second_ms + 1 : 60.0 * (double)r->second_ms;
+        int64_t w = rs > (double)r->backoff_max_ms ? r->backoff_max_ms : (int64_t)rs;
         bv_log(BV_LOG_WARN, "reddit", "%s: %s (rate limited); waiting for the reset", r->name,
                detail);
         poll_in(r, w, "backing off");

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -107,8 +108,9 @@ static void handle_updates(bv_telegram *t, yajl_val result)
         yajl_val u = YAJL_GET_ARRAY(result)->values[i];
         const char *idp[] = {"update_id", NULL};
         yajl_val id = yajl_tree_get(u, idp, yajl_t_number);
-        if (id == NULL || !YAJL_IS_INTEGER(id)) {
-            t->st.skipped++;
+        if (id == NULL || !YAJL_IS_INTEGER(id) || YAJL_GET_INTEGER(id) <= 0 ||
+            YAJL_GET_INTEGER(id) >= INT64_MAX) {
+            t->st.skipped++; /* not an update id Telegram gives (they are positive) */
             continue;
         }
         if (YAJL_GET_INTEGER(id) + 1 > next) {

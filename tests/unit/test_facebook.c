@@ -12,6 +12,8 @@
 #include "source/facebook.h"
 
 #include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 typedef struct call {
     CURL *easy;
@@ -181,10 +183,32 @@ static void test_webhooks(void **state)
     memset(big, 'x', 100 * 1024);
     assert_int_equal(request(&r, "/", big, 100 * 1024, sig, NULL, NULL, 0), 413);
     free(big);
+    /* signed garbage: accepted (Meta signed it), counted as skipped, nothing breaks */
+    static const char *const garbage[] = {
+        "",
+        "{",
+        "[]",
+        "{\"object\":\"page\"}",
+        "{\"entry\":{}}",
+        "{\"entry\":[1,null,{\"changes\":7},{\"id\":5,\"changes\":[1,{\"field\":\"feed\"},"
+        "{\"field\":\"feed\",\"value\":{\"item\":\"post\",\"verb\":\"add\"}}]}]}",
+    };
+    for (size_t g = 0; g < sizeof garbage / sizeof garbage[0]; g++) {
+        unsigned char mac[32];
+        unsigned int ml = 0;
+        HMAC(EVP_sha256(), "test-app-secret", 15, (const unsigned char *)garbage[g],
+             strlen(garbage[g]), mac, &ml);
+        char gs[80] = "sha256=";
+        for (int k = 0; k < 32; k++) {
+            snprintf(gs + 7 + 2 * k, 3, "%02x", mac[k]);
+        }
+        assert_int_equal(request(&r, "/", garbage[g], strlen(garbage[g]), gs, NULL, NULL, 0), 200);
+    }
     bv_facebook_stats st;
     bv_facebook_stats_get(r.fb, &st);
     assert_int_equal(st.verified, 1);
-    assert_int_equal(st.deliveries, 3);
+    assert_int_equal(st.deliveries, 3 + 6);
+    assert_true(st.src.skipped >= 4);
     assert_true(st.rejected >= 5);
     assert_true(st.duplicates >= 1);
     assert_int_equal(st.src.posts, (uint64_t)r.posts);

@@ -188,11 +188,82 @@ static void test_listing(void **state)
     free(f.newer);
 }
 
+/* Garbage from Reddit: counted, and polling goes on. */
+static const char *const garbage[] = {
+    "",
+    "{",
+    "[]",
+    "{\"kind\":\"Listing\"}",
+    "{\"kind\":\"Listing\",\"data\":{\"children\":{}}}",
+    "{\"kind\":\"Listing\",\"data\":{\"children\":[1,null,\"x\",{\"kind\":\"t3\"},"
+    "{\"kind\":\"t3\",\"data\":{\"name\":\"t3_../../x\"}},"
+    "{\"kind\":\"t3\",\"data\":{\"name\":\"t3_abc\",\"title\":7}}]}}",
+};
+
+typedef struct gfake {
+    int requests;
+} gfake;
+
+static void on_garbage(struct evhttp_request *req, void *arg)
+{
+    gfake *g = arg;
+    int n = g->requests++;
+    const char *body = garbage[n % (int)(sizeof garbage / sizeof garbage[0])];
+    reply(req, 200, body, n % 2 ? "abc" : "1e309", n % 2 ? "-4" : "nan");
+}
+
+static void test_garbage_answers(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bv-rdg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct event_base *base = event_base_new();
+    gfake g = {0};
+    int port = 0;
+    struct evhttp *http = tu_http_server(base, on_garbage, &g, &port);
+    bv_curl_loop *cl = bv_curl_loop_new(base);
+    bv_pseudo *ps = bv_pseudo_new("test-key-0123456789abcdef", 25);
+    bv_codec_ctx codec = {.pseudo = ps};
+    sink s = {0};
+    char url[96], err[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/r/thehague/new.json", port);
+    bv_reddit_opts o = {.name = "g",
+                        .url = url,
+                        .state_dir = dir,
+                        .poll_ms = 1,
+                        .backoff_min_ms = 1,
+                        .backoff_max_ms = 4,
+                        .second_ms = 1,
+                        .codec = &codec,
+                        .post = on_post,
+                        .arg = &s};
+    bv_reddit *r = bv_reddit_new(base, cl, &o, err, sizeof err);
+    assert_non_null(r);
+    for (int i = 0; i < 1000000 && g.requests < 20; i++) {
+        event_base_loop(base, EVLOOP_ONCE);
+    }
+    assert_true(g.requests >= 20);
+    bv_source_stats st;
+    bv_reddit_stats_get(r, &st);
+    assert_true(st.errors >= 5);
+    assert_int_equal(s.posts, (int)st.posts);
+    bv_reddit_free(r);
+    char cp[128];
+    snprintf(cp, sizeof cp, "%s/reddit-g.cursor", dir);
+    unlink(cp);
+    rmdir(dir);
+    bv_curl_loop_free(cl);
+    evhttp_free(http);
+    bv_pseudo_free(ps);
+    event_base_free(base);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listing),
+        cmocka_unit_test(test_garbage_answers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -184,11 +184,86 @@ static void test_polling(void **state)
     free(f.conflict);
 }
 
+/* Garbage from the Bot API: whatever it answers, the source counts it and polls on. */
+static const char *const garbage[] = {
+    "",
+    "{",
+    "not json at all",
+    "{\"ok\":true}",
+    "{\"ok\":true,\"result\":{}}",
+    "{\"ok\":true,\"result\":[1,\"x\",null,{\"update_id\":\"7\"},{\"update_id\":"
+    "9223372036854775807}]}",
+    "{\"ok\":true,\"result\":[{\"update_id\":5,\"channel_post\":{\"text\":\"no chat\"}}]}",
+    "{\"ok\":false}",
+    "{\"ok\":false,\"error_code\":\"429\",\"parameters\":{\"retry_after\":-5}}",
+    "[]",
+};
+
+typedef struct gfake {
+    int requests;
+} gfake;
+
+static void on_garbage(struct evhttp_request *req, void *arg)
+{
+    gfake *g = arg;
+    int n = g->requests++;
+    const char *body = garbage[n % (int)(sizeof garbage / sizeof garbage[0])];
+    reply(req, n % 3 == 2 ? 500 : 200, body);
+}
+
+static void test_garbage_answers(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/bv-tgg-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct event_base *base = event_base_new();
+    gfake g = {0};
+    int port = 0;
+    struct evhttp *http = tu_http_server(base, on_garbage, &g, &port);
+    bv_curl_loop *cl = bv_curl_loop_new(base);
+    bv_pseudo *ps = bv_pseudo_new("test-key-0123456789abcdef", 25);
+    bv_codec_ctx codec = {.pseudo = ps};
+    sink s = {0};
+    char url[64], err[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    bv_telegram_opts o = {.name = "g",
+                          .url = url,
+                          .token = "123456:ABC-token",
+                          .state_dir = dir,
+                          .poll_timeout_s = 1,
+                          .backoff_min_ms = 1,
+                          .backoff_max_ms = 4,
+                          .second_ms = 1,
+                          .codec = &codec,
+                          .post = on_post,
+                          .arg = &s};
+    bv_telegram *t = bv_telegram_new(base, cl, &o, err, sizeof err);
+    assert_non_null(t);
+    for (int i = 0; i < 1000000 && g.requests < 25; i++) {
+        event_base_loop(base, EVLOOP_ONCE);
+    }
+    assert_true(g.requests >= 25); /* it kept polling */
+    bv_source_stats st;
+    bv_telegram_stats_get(t, &st);
+    assert_true(st.errors >= 10);
+    assert_int_equal(s.posts, (int)st.posts);
+    bv_telegram_free(t);
+    char op[128];
+    snprintf(op, sizeof op, "%s/telegram-g.offset", dir);
+    unlink(op);
+    rmdir(dir);
+    bv_curl_loop_free(cl);
+    evhttp_free(http);
+    bv_pseudo_free(ps);
+    event_base_free(base);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_polling),
+        cmocka_unit_test(test_garbage_answers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
