@@ -31,6 +31,8 @@ typedef struct fake {
 /* The X side: a stream, then 429, 503, 409, then streams again; the source's wait before each
  * request is noted (the stats say what it waited). */
 static const bv_stream *x_source;
+static char *x_garbage; /* when set: every X connection streams this, then stays silent */
+static size_t rig_max_line;
 static int64_t x_waits[16];
 
 static void x_reply(struct evhttp_request *req, int code, const char *reason, const char *body)
@@ -53,6 +55,11 @@ static void x_request(fake *f, struct evhttp_request *req, const char *uri, cons
         auth == NULL || strcmp(auth, "Bearer user-token-123") != 0) {
         f->bad_requests++;
         x_reply(req, 401, "Unauthorized", "{\"title\":\"Unauthorized\",\"status\":401}");
+        return;
+    }
+    if (x_garbage && f->nopen < 64) {
+        f->open[f->nopen++] = req; /* left open: ended by rig_stop */
+        tu_stream_start(req, "application/json", x_garbage, strlen(x_garbage), 7, 0);
         return;
     }
     switch (f->requests) {
@@ -179,6 +186,7 @@ static void rig_start_kind(rig *r, bv_stream_kind kind, const char *token, int64
                                     .http_max = 40,
                                     .rate_min = 30,
                                     .rate_max = 100},
+                        .max_line = rig_max_line,
                         .codec = &r->codec,
                         .post = on_post,
                         .arg = &r->s};
@@ -339,6 +347,47 @@ static void test_x_stream_and_policy(void **state)
     rig_stop(&r);
 }
 
+/* Garbage on the X stream: truncated JSON, bytes that are not UTF-8, in-stream errors, a line
+ * past max_line; all counted as skipped, and the good message after them still arrives. */
+static void test_x_garbage(void **state)
+{
+    (void)state;
+    rig_max_line = 2048;
+    rig r;
+    rig_start_kind(&r, BV_STREAM_X, "user-token-123", 5000);
+    const char *first_end = memchr(r.f.sse, '\n', r.f.sse_len);
+    assert_non_null(first_end);
+    size_t good = (size_t)(first_end - r.f.sse) + 1;
+    size_t cap = 8192 + good;
+    x_garbage = malloc(cap);
+    size_t o = 0;
+    o += (size_t)snprintf(x_garbage + o, cap - o, "{\"data\":{\"id\":\r\n");
+    o += (size_t)snprintf(x_garbage + o, cap - o, "\xff\xfe not utf-8 \xc3\r\n\r\n");
+    o += (size_t)snprintf(x_garbage + o, cap - o,
+                          "{\"errors\":[{\"title\":\"operational-disconnect\"}]}\r\n");
+    memset(x_garbage + o, 'x', 3000);
+    o += 3000;
+    o += (size_t)snprintf(x_garbage + o, cap - o, "\r\n");
+    memcpy(x_garbage + o, r.f.sse, good);
+    o += good;
+    x_garbage[o] = '\0';
+    bv_source_stats st;
+    for (int i = 0; i < 1000000; i++) {
+        bv_stream_stats_get(r.m, &st);
+        if (st.posts >= 1) {
+            break;
+        }
+        event_base_loop(r.base, EVLOOP_ONCE);
+    }
+    assert_int_equal(st.posts, 1);
+    assert_true(st.skipped >= 4);
+    assert_string_equal(st.state, "streaming");
+    rig_stop(&r);
+    free(x_garbage);
+    x_garbage = NULL;
+    rig_max_line = 0;
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -347,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_no_token),
         cmocka_unit_test(test_stall),
         cmocka_unit_test(test_x_stream_and_policy),
+        cmocka_unit_test(test_x_garbage),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
