@@ -182,6 +182,10 @@ static void print_store(const bv_store_stats *ss, const char *where, const char 
     fprintf(stderr,
             "    rounds        %llu, flush latency avg %.1f ms, max %.1f ms, last %.1f ms\n",
             (unsigned long long)ss->flushes, ss->flush_ms_avg, ss->flush_ms_max, ss->flush_ms_last);
+    if (ss->found_counts && !ss->waits) {
+        fprintf(stderr, "    NOTE          this run's keys held counts before it started: a re-run "
+                        "of a drill needs a new --run name\n");
+    }
     if (ss->waits) {
         fprintf(stderr,
                 "    shared        other processes count here too: reads waited %llu times "

@@ -1131,6 +1131,13 @@ static void apply_sync(rstore *rs, rseries *s, const redisReply *rep)
     if (others && s->answered) {
         rs->shared = 1; /* another process wrote here since our last round */
     }
+    if (!s->answered && prior > 0 && !rs->st.found_counts) {
+        rs->st.found_counts = 1; /* counts were there before this process's first round */
+        bv_log(BV_LOG_INFO, "redis",
+               "%s: bv:{%s} already holds counts (other processes, or an "
+               "earlier run under the same name)",
+               bv_redis_conn_addr(rs->conn), s->tag);
+    }
     s->answered = 1;
     s->seq = 0;
 }

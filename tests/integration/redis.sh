@@ -43,6 +43,7 @@ $GEN --seed 21 --start 2026-06-12T15:00:00Z --hours 4 --rate 40 \
     --viral --viral-at +1h --viral-doubling 15 --viral-max-rate 100 --viral-place Haren --viral-hours 2 \
     --spam --spam-at +30m --spam-hours 1 --jitter 20 --envelope -o "$T/raw.ndjson"
 $PY $DRIVE sort "$T/raw.ndjson" "$T/drill.ndjson"
+head -n 3000 "$T/drill.ndjson" > "$T/short0.ndjson"
 cat > "$T/drill.yaml" <<EOF
 event: haren
 rules: [$PWD/rules/project-x.yaml, $PWD/rules/koningsdag.yaml]
@@ -102,6 +103,12 @@ $BIN replay $R --redis "$URL" --run again "$T/drill.ndjson" > "$T/again.json" 2>
 $PY $DRIVE counts "$REDIS_PORT_main" drill/haren/again > "$T/again.counts"
 check "a second run of the drill counts apart and gives the same alerts" \
     'cmp -s "$T/ref.counts" "$T/again.counts" && [ "$(alerts "$T/ref.json")" = "$(alerts "$T/again.json")" ]'
+
+# the same run name again (after the split below used its own): a re-run is pointed out
+$BIN replay $R --redis "$URL" --run again "$T/short0.ndjson" > /dev/null 2> "$T/rerun.err"
+check "a drill re-run under a used run name says so in the summary" \
+    'grep -q "NOTE          this run.s keys held counts before it started" "$T/rerun.err"'
+! grep -q "NOTE" "$T/ref.err" || bad "a fresh run has no NOTE"
 
 # 2. two processes, each replaying half the posts into one Redis, minute by minute
 $PY $DRIVE split "$REDIS_PORT_main" drill/haren/ref drill/haren/split "$T/split" "$T/drill.ndjson" \
