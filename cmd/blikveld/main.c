@@ -1,8 +1,10 @@
 /* main.c: the blikveld binary: picks the subcommand and hands it the arguments. Each subcommand
  * lives in its own cmd_*.c and only parses arguments and wires library modules together. */
 #include "cmd.h"
+#include "core/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BV_VERSION "0.1.0"
@@ -24,11 +26,23 @@ static void usage(FILE *out)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
     }
-    fprintf(out, "\n'blikveld COMMAND --help' describes a command. See README.md.\n");
+    fprintf(out, "\n'blikveld COMMAND --help' describes a command. See README.md.\n"
+                 "BLIKVELD_LOG=error|warning|info|debug sets what is logged on stderr "
+                 "(default warning).\n");
 }
 
 int main(int argc, char **argv)
 {
+    const char *lv = getenv("BLIKVELD_LOG");
+    if (lv && *lv) {
+        int level = bv_log_level_from_name(lv);
+        if (level < 0) {
+            fprintf(stderr,
+                    "blikveld: BLIKVELD_LOG takes error, warning, info or debug, not '%s'\n", lv);
+            return 2;
+        }
+        bv_log_set_level(level);
+    }
     if (argc < 2) {
         usage(stderr);
         return 2;

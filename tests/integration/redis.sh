@@ -167,11 +167,13 @@ cmp -s "$T/ref.counts" "$T/fault.counts" || diff "$T/ref.counts" "$T/fault.count
 
 # 4. addresses and errors
 head -n 2000 "$T/drill.ndjson" > "$T/short.ndjson"
-$BIN replay $R --redis "redis://localhost:$REDIS_PORT_main/3" --run byname "$T/short.ndjson" \
-    > /dev/null 2> "$T/byname.err"; rc=$?
+BLIKVELD_LOG=info $BIN replay $R --redis "redis://localhost:$REDIS_PORT_main/3" --run byname \
+    "$T/short.ndjson" > /dev/null 2> "$T/byname.err"; rc=$?
 n3=$(redis-cli -p "$REDIS_PORT_main" -n 3 --scan --pattern 'bv:{drill/haren/byname/*' | wc -l)
 check "a host name (resolved without blocking) and a database number ($n3 keys in db 3)" \
     '[ $rc = 0 ] && [ "$n3" -gt 0 ] && grep -q "redis redis://localhost:$REDIS_PORT_main/3" "$T/byname.err"'
+check "BLIKVELD_LOG=info shows the connection" \
+    'grep -q "info: redis: redis://localhost:$REDIS_PORT_main/3: connected" "$T/byname.err"'
 redis_start auth --requirepass 'pw:with@odd chars' || bad "redis-server with a password starts"
 cat > "$T/auth.yaml" <<EOF
 event: haren
