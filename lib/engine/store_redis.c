@@ -161,7 +161,6 @@ typedef struct op {
 
 struct rstore {
     bv_store base;
-    struct event_base *evb;
     const bv_clock *clock;
     int64_t flush_ms, timeout_ms;
     uint64_t max_pending;
@@ -1420,7 +1419,6 @@ bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts 
         return NULL;
     }
     rs->base.ops = &redis_ops;
-    rs->evb = base;
     rs->clock = opts->clock ? opts->clock : bv_clock_system();
     rs->flush_ms = opts->flush_ms > 0 ? opts->flush_ms : 250;
     rs->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 5000;

@@ -20,7 +20,6 @@ typedef struct transfer {
 
 typedef struct sockev {
     bv_curl_loop *loop;
-    curl_socket_t fd;
     struct event *ev;
 } sockev;
 
@@ -133,7 +132,6 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
             return -1;
         }
         s->loop = l;
-        s->fd = fd;
         curl_multi_assign(l->multi, fd, s);
     } else {
         event_free(s->ev);

@@ -35,7 +35,6 @@ struct bv_sse {
     /* the callback of the feed under way */
     bv_sse_event_cb *cb;
     void *arg;
-    int stop;
 };
 
 bv_sse *bv_sse_new(size_t max_line, size_t max_event)

@@ -52,8 +52,7 @@ static void poll_in(bv_reddit *r, int64_t ms, const char *state)
 {
     r->state = state;
     r->st.next_wait_ms = ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    event_add(r->poll_ev, &tv);
+    bv_source_arm(r->poll_ev, ms);
 }
 
 /* The wait before the next regular poll: poll_ms, or longer when the budget says so. */
@@ -74,12 +73,8 @@ static int64_t paced(const bv_reddit *r)
 
 static void back_off(bv_reddit *r, int refused)
 {
-    if (refused) {
-        r->wait_ms = r->backoff_max_ms;
-    } else {
-        r->wait_ms = bv_source_doubled(r->wait_ms, r->backoff_min_ms, r->backoff_max_ms);
-    }
-    poll_in(r, r->wait_ms, refused ? "failed" : "backing off");
+    int64_t w = bv_source_backoff(&r->wait_ms, r->backoff_min_ms, r->backoff_max_ms, refused);
+    poll_in(r, w, refused ? "failed" : "backing off");
 }
 
 static void save_cursor(bv_reddit *r)

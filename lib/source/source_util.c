@@ -3,6 +3,7 @@
 #include "core/file.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,18 @@ struct curl_slist *bv_source_auth_header(struct curl_slist *h, const char *schem
         curl_slist_free_all(h);
     }
     return nh;
+}
+
+void bv_source_arm(struct event *ev, int64_t ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+    event_add(ev, &tv);
+}
+
+int64_t bv_source_backoff(int64_t *wait, int64_t lo, int64_t hi, int refused)
+{
+    *wait = refused ? hi : bv_source_doubled(*wait, lo, hi);
+    return *wait;
 }
 
 int64_t bv_source_doubled(int64_t last, int64_t lo, int64_t hi)

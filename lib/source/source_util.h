@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event;
+
 /* 1 for an http:// or https:// URL. */
 int bv_source_url_ok(const char *url);
 /* 1 when name is NULL or holds only letters, digits, '-', '_' and '.' (it names state files). */
@@ -21,6 +23,11 @@ void bv_source_easy_defaults(CURL *easy, char *errbuf);
  * NULL when out of memory (h is freed then). */
 struct curl_slist *bv_source_auth_header(struct curl_slist *h, const char *scheme,
                                          const char *token);
+/* Arms the timer ev to fire in ms milliseconds. */
+void bv_source_arm(struct event *ev, int64_t ms);
+/* The wait after a failure, kept in *wait: the longest (hi) when the server refuses the
+ * configuration, else the next exponential one. */
+int64_t bv_source_backoff(int64_t *wait, int64_t lo, int64_t hi, int refused);
 /* The next exponential wait: lo first, then doubling, at most hi. */
 int64_t bv_source_doubled(int64_t last, int64_t lo, int64_t hi);
 /* Copies detail into st->last_error, cut to fit. */

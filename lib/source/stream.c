@@ -19,7 +19,6 @@
 typedef enum { W_ENDED, W_NET, W_HTTP, W_RATE, W_REFUSED } wait_kind;
 
 struct bv_stream {
-    struct event_base *base;
     bv_curl_loop *cl;
     bv_stream_kind kind;
     char *name, *url;
@@ -41,7 +40,6 @@ struct bv_stream {
     int running;    /* the transfer is in the curl loop */
     int got_status; /* the status of this connection was looked at */
     long status;
-    int streamed; /* this connection delivered a 200 stream */
     bv_buf errbody;
     bv_buf scratch; /* an event's data, NUL-terminated for the codec */
     struct event *stall_ev, *retry_ev;
@@ -50,12 +48,6 @@ struct bv_stream {
 };
 
 static void connect_now(bv_stream *m);
-
-static struct timeval tv_ms(int64_t ms)
-{
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    return tv;
-}
 
 /* Waits by the kind's policy (stream.h), then connects again. */
 static void retry_later(bv_stream *m, wait_kind why)
@@ -89,8 +81,7 @@ static void retry_later(bv_stream *m, wait_kind why)
     m->state = why == W_REFUSED ? "failed" : "backing off";
     m->st.next_wait_ms = w;
     event_del(m->stall_ev);
-    struct timeval tv = tv_ms(w);
-    event_add(m->retry_ev, &tv);
+    bv_source_arm(m->retry_ev, w);
 }
 
 static int on_event(void *arg, const bv_sse_event *ev)
@@ -178,7 +169,6 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
         curl_easy_getinfo(m->easy, CURLINFO_RESPONSE_CODE, &m->status);
         m->st.last_status = m->status;
         if (m->status == 200) {
-            m->streamed = 1;
             m->state = "streaming";
             /* a good connection: trouble backs off from the start again */
             m->w_net = m->w_http = m->w_rate = 0;
@@ -186,8 +176,8 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
             m->st.next_wait_ms = 0;
         }
     }
-    struct timeval tv = tv_ms(m->stall_ms);
-    event_add(m->stall_ev, &tv); /* any byte, heartbeats included, shows the stream is alive */
+    bv_source_arm(m->stall_ev,
+                  m->stall_ms); /* any byte, heartbeats included, shows the stream is alive */
     if (m->status != 200) {
         size_t room = m->errbody.len < ERRBODY_MAX ? ERRBODY_MAX - m->errbody.len : 0;
         if (room && bv_buf_append(&m->errbody, p, len < room ? len : room) != 0) {
@@ -293,11 +283,9 @@ static void connect_now(bv_stream *m)
     bv_buf_reset(&m->errbody);
     m->got_status = 0;
     m->status = 0;
-    m->streamed = 0;
     m->curl_err[0] = '\0';
     m->state = "connecting";
-    struct timeval tv = tv_ms(m->stall_ms);
-    event_add(m->stall_ev, &tv); /* connecting counts as silence too */
+    bv_source_arm(m->stall_ev, m->stall_ms); /* connecting counts as silence too */
     if (bv_curl_loop_add(m->cl, m->easy, on_done, m) != BV_OK) {
         m->st.errors++;
         bv_source_set_error(&m->st, "cannot start a transfer");
@@ -320,7 +308,6 @@ bv_stream *bv_stream_new(struct event_base *base, bv_curl_loop *cl, const bv_str
         snprintf(errstr, errlen, "out of memory");
         return NULL;
     }
-    m->base = base;
     m->cl = cl;
     m->kind = o->kind;
     m->name = strdup(o->name ? o->name : kname);

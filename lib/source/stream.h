@@ -42,9 +42,9 @@ typedef void bv_post_cb(void *arg, bv_post *post);
 
 /* Waits between connections, in ms; 0 takes the kind's documented default. */
 typedef struct bv_stream_backoff {
-    int64_t net_step, net_max;   /* network errors and stalls (X: linear by step) */
-    int64_t http_min, http_max;  /* HTTP errors (exponential) */
-    int64_t rate_min, rate_max;  /* 429 / 420 (exponential) */
+    int64_t net_step, net_max;  /* network errors and stalls (X: linear by step) */
+    int64_t http_min, http_max; /* HTTP errors (exponential) */
+    int64_t rate_min, rate_max; /* 429 / 420 (exponential) */
 } bv_stream_backoff;
 
 typedef struct bv_stream_opts {

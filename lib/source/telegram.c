@@ -12,8 +12,8 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -45,18 +45,13 @@ static void wait_then_poll(bv_telegram *t, int64_t ms, const char *state)
 {
     t->state = state;
     t->st.next_wait_ms = ms;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    event_add(t->retry_ev, &tv);
+    bv_source_arm(t->retry_ev, ms);
 }
 
 static void back_off(bv_telegram *t, int refused)
 {
-    if (refused) {
-        t->wait_ms = t->backoff_max_ms;
-    } else {
-        t->wait_ms = bv_source_doubled(t->wait_ms, t->backoff_min_ms, t->backoff_max_ms);
-    }
-    wait_then_poll(t, t->wait_ms, refused ? "failed" : "backing off");
+    int64_t w = bv_source_backoff(&t->wait_ms, t->backoff_min_ms, t->backoff_max_ms, refused);
+    wait_then_poll(t, w, refused ? "failed" : "backing off");
 }
 
 /* The offset file: one decimal number, written atomically. */
