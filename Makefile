@@ -4,7 +4,7 @@
 PKGS     := libevent libcurl yajl libpcre2-8 hiredis yaml-0.1 libhs libutf8proc openssl
 DEB_PKGS := build-essential pkg-config libevent-dev libcurl4-openssl-dev libyajl-dev libpcre2-dev \
             libhiredis-dev libyaml-dev libvectorscan-dev libutf8proc-dev libssl-dev libcmocka-dev \
-            redis-server python3 clang
+            redis-server python3 clang libwslay-dev python3-websockets openssl
 
 CC      ?= cc
 OPT     ?= -O2
@@ -25,7 +25,8 @@ endif
 # Read when the Makefile is parsed: targets that first install packages (test, demo, bench) build
 # in a sub-make, so these are read again once the packages are there.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+# libwslay (WebSocket framing) ships no pkg-config file
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay -lm
 CFLAGS  += -std=gnu11 -g $(OPT) $(WARN) $(SANFLAGS) -Ilib -MMD -MP $(PKG_CFLAGS) -D_GNU_SOURCE
 LDFLAGS += $(SANFLAGS)
 
@@ -98,7 +99,7 @@ test: deps
 FUZZ_TIME ?= 30
 fuzz: deps
 	@mkdir -p build-fuzz
-	@cf=$$(pkg-config --cflags $(PKGS)); lf="$$(pkg-config --libs $(PKGS)) -lm"; \
+	@cf=$$(pkg-config --cflags $(PKGS)); lf="$$(pkg-config --libs $(PKGS)) -lwslay -lm"; \
 	for f in $(FUZZ_SRC); do n=$$(basename $$f .c); \
 	  clang -g -O1 -fsanitize=fuzzer,address,undefined -Ilib -D_GNU_SOURCE $$cf \
 	    -o build-fuzz/$$n $$f $(LIB_SRC) $$lf || exit 1; \

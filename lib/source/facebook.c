@@ -193,7 +193,8 @@ static void deliver(bv_facebook *f, char *json)
                 f->st.src.posts++;
             }
             f->st.src.last_post_ms = now;
-            f->post(f->arg, &post);
+            bv_raw raw = {.tree = change};
+            f->post(f->arg, &post, &raw);
         }
     }
     yajl_tree_free(root);

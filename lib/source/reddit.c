@@ -194,7 +194,8 @@ static int handle_listing(bv_reddit *r, yajl_val root)
         }
         r->st.posts++;
         r->st.last_post_ms = now;
-        r->post(r->arg, &post);
+        bv_raw raw = {.tree = child};
+        r->post(r->arg, &post, &raw);
     }
     if (n > 0) {
         const char *np[] = {"data", "name", NULL};

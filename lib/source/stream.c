@@ -88,6 +88,7 @@ static int on_event(void *arg, const bv_sse_event *ev)
 {
     bv_stream *m = arg;
     bv_post post;
+    bv_raw raw = {0};
     int is_update = (ev->type_len == 6 && memcmp(ev->type, "update", 6) == 0) ||
                     (ev->type_len == 13 && memcmp(ev->type, "status.update", 13) == 0);
     int is_delete = ev->type_len == 6 && memcmp(ev->type, "delete", 6) == 0;
@@ -105,6 +106,8 @@ static int on_event(void *arg, const bv_sse_event *ev)
             return 0;
         }
         m->st.posts++;
+        raw.json = m->scratch.p;
+        raw.len = ev->data_len;
     } else if (is_delete) {
         if (bv_codec_mastodon_delete(ev->data, ev->data_len, &post) != 0) {
             m->st.skipped++;
@@ -120,7 +123,7 @@ static int on_event(void *arg, const bv_sse_event *ev)
         post.received_ms = now;
     }
     m->st.last_post_ms = now;
-    m->post(m->arg, &post);
+    m->post(m->arg, &post, &raw);
     return 0;
 }
 
@@ -156,7 +159,8 @@ static void on_line(bv_stream *m, bv_line *ln)
         post.received_ms = now;
     }
     m->st.last_post_ms = now;
-    m->post(m->arg, &post);
+    bv_raw raw = {.json = ln->data, .len = ln->len};
+    m->post(m->arg, &post, &raw);
 }
 
 static size_t on_write(char *p, size_t size, size_t n, void *arg)

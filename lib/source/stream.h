@@ -30,6 +30,7 @@
 #include "net/curl_loop.h"
 
 #include <stdint.h>
+#include <yajl/yajl_tree.h>
 
 struct event_base;
 
@@ -37,8 +38,18 @@ typedef struct bv_stream bv_stream;
 
 typedef enum { BV_STREAM_MASTODON, BV_STREAM_X } bv_stream_kind;
 
-/* Takes *post (the callback owns it from here). */
-typedef void bv_post_cb(void *arg, bv_post *post);
+/* What a post was decoded from, for the recorder: the platform's own object (the payload of a
+ * recording envelope), either parsed (tree) or as JSON text (json[0..len), already checked by the
+ * codec: UTF-8, depth, syntax). Borrowed for the call; the callback may change the tree in place.
+ * Both empty when there is nothing to keep (a Mastodon `delete` is only an id). */
+typedef struct bv_raw {
+    yajl_val tree;
+    const char *json;
+    size_t len;
+} bv_raw;
+
+/* Takes *post (the callback owns it from here); raw is borrowed for the call (never NULL). */
+typedef void bv_post_cb(void *arg, bv_post *post, const bv_raw *raw);
 
 /* Waits between connections, in ms; 0 takes the kind's documented default. */
 typedef struct bv_stream_backoff {

@@ -124,7 +124,8 @@ static void handle_updates(bv_telegram *t, yajl_val result)
         }
         t->st.posts++;
         t->st.last_post_ms = now;
-        t->post(t->arg, &post);
+        bv_raw raw = {.tree = u};
+        t->post(t->arg, &post, &raw);
     }
     if (next != t->offset) {
         t->offset = next; /* confirmed with the next poll; kept for a restart */

@@ -52,9 +52,11 @@ typedef struct rig {
     int posts, deletes;
 } rig;
 
-static void on_post(void *arg, bv_post *p)
+static void on_post(void *arg, bv_post *p, const bv_raw *raw)
 {
     rig *r = arg;
+    /* the platform object the post came from, for the recorder */
+    assert_non_null(raw->tree);
     assert_int_equal(p->platform, BV_PLATFORM_FACEBOOK);
     if (p->kind == BV_POST_DELETE) {
         r->deletes++;

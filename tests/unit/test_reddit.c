@@ -94,9 +94,11 @@ typedef struct sink {
     char names[64][16];
 } sink;
 
-static void on_post(void *arg, bv_post *p)
+static void on_post(void *arg, bv_post *p, const bv_raw *raw)
 {
     sink *s = arg;
+    /* the platform object the post came from, for the recorder */
+    assert_non_null(raw->tree);
     assert_int_equal(p->platform, BV_PLATFORM_REDDIT);
     for (int i = 0; i < s->posts && i < 64; i++) {
         assert_string_not_equal(s->names[i], p->id); /* never twice */

@@ -119,9 +119,15 @@ typedef struct sink {
     int64_t first_received;
 } sink;
 
-static void on_post(void *arg, bv_post *p)
+static void on_post(void *arg, bv_post *p, const bv_raw *raw)
 {
     sink *s = arg;
+    /* the platform object the post came from (a Mastodon delete has only its id) */
+    assert_true(raw->json != NULL ||
+                (p->kind == BV_POST_DELETE && p->platform == BV_PLATFORM_MASTODON));
+    if (raw->json) {
+        assert_true(raw->len > 0 && raw->json[0] == '{');
+    }
     if (p->kind == BV_POST_DELETE) {
         s->deletes++;
     } else {

@@ -84,9 +84,11 @@ typedef struct sink {
     int posts;
 } sink;
 
-static void on_post(void *arg, bv_post *p)
+static void on_post(void *arg, bv_post *p, const bv_raw *raw)
 {
     ((sink *)arg)->posts++;
+    /* the platform object the post came from, for the recorder */
+    assert_non_null(raw->tree);
     assert_int_equal(p->platform, BV_PLATFORM_TELEGRAM);
     bv_post_clear(p);
 }
