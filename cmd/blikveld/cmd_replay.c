@@ -596,8 +596,10 @@ int bv_cmd_replay(int argc, char **argv)
     }
     bv_book_opts bo = {.event = event_name, .ns = ns, .claim_ns = key_ns, .drill = 1};
     d.book = bv_book_new(rs, store, &bo, on_alert, &d);
-    bv_pipeline_opts po = {
-        .lateness_ms = conf.lateness_ms, .ns = key_ns, .clock = bv_clock_system()};
+    bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms,
+                           .ns = key_ns,
+                           .clock = bv_clock_system(),
+                           .receive_watermark = 1};
     pl = d.book ? bv_pipeline_new(rs, store, &po, bv_book_on_signal, d.book, errstr, sizeof errstr)
                 : NULL;
     if (pl == NULL) {

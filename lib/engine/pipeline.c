@@ -458,6 +458,10 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
         pl->st.clamped++;
     }
     pl->st.posts[post->platform]++;
+    if (pl->opts.receive_watermark && post->received_ms > 0 && pl->st.max_ms != INT64_MIN &&
+        post->received_ms - pl->opts.lateness_ms > pl->st.watermark_ms) {
+        pl->st.watermark_ms = post->received_ms - pl->opts.lateness_ms;
+    }
     int late = pl->st.max_ms != INT64_MIN && t < pl->st.watermark_ms;
     if (late) {
         pl->st.late++;
@@ -467,7 +471,9 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
     }
     if (pl->st.max_ms == INT64_MIN || t > pl->st.max_ms) {
         pl->st.max_ms = t;
-        pl->st.watermark_ms = t - pl->opts.lateness_ms;
+        if (t - pl->opts.lateness_ms > pl->st.watermark_ms) {
+            pl->st.watermark_ms = t - pl->opts.lateness_ms;
+        }
     }
     int rc = bv_text_normalise(post->text ? post->text : "", post->text ? strlen(post->text) : 0,
                                &pl->norm);
@@ -512,10 +518,18 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
     return begin(pl, done, arg);
 }
 
+int bv_pipeline_advance(bv_pipeline *pl, int64_t now_ms, bv_done_cb *done, void *arg)
+{
+    if (pl->st.max_ms != INT64_MIN && now_ms - pl->opts.lateness_ms > pl->st.watermark_ms) {
+        pl->st.watermark_ms = now_ms - pl->opts.lateness_ms;
+    }
+    return begin(pl, done, arg);
+}
+
 int bv_pipeline_finish(bv_pipeline *pl, bv_done_cb *done, void *arg)
 {
     pl->finishing = 1;
-    if (pl->st.max_ms != INT64_MIN) {
+    if (pl->st.max_ms != INT64_MIN && pl->st.max_ms > pl->st.watermark_ms) {
         pl->st.watermark_ms = pl->st.max_ms;
     }
     return begin(pl, done, arg);

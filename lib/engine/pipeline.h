@@ -61,6 +61,10 @@ typedef struct bv_pipeline_opts {
     const char *ns;        /* key namespace in the store: "live/EVENT" or "drill/EVENT" */
     const bv_clock *clock; /* borrowed, may be NULL: a post without a receive time cannot
                               have been received after now, so it is clamped to now */
+    int receive_watermark; /* the watermark also follows receive times: before a post counts,
+                              it moves to post->received_ms - lateness (when that is later),
+                              as bv_pipeline_advance does live. A recording keeps receive
+                              times, so its replay sees the same watermark as the live run. */
 } bv_pipeline_opts;
 
 typedef struct bv_pipeline_stats {
@@ -87,6 +91,11 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
 /* End of input: every bucket up to the newest post's is final and evaluated. Same return
  * contract as bv_pipeline_push. */
 int bv_pipeline_finish(bv_pipeline *pl, bv_done_cb *done, void *arg);
+
+/* Live: the watermark follows the wall clock too, so a quiet feed does not hold windows open:
+ * it moves to now_ms - lateness when that is later (and there was a post before), and the final
+ * evaluations that became due start. Same return contract as bv_pipeline_push. */
+int bv_pipeline_advance(bv_pipeline *pl, int64_t now_ms, bv_done_cb *done, void *arg);
 
 /* The alert book tells the pipeline which rules are firing: those get final evaluations from the
  * end of the bucket holding at_ms on, and no live ones. */

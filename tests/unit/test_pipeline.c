@@ -222,6 +222,75 @@ static void test_late_posts_are_counted_not_windowed(void **state)
     teardown_world(&w);
 }
 
+static void advance(world *w, int64_t now)
+{
+    w->done = 0;
+    if (bv_pipeline_advance(w->pl, now, on_done, w) == 1) {
+        w->done = 1;
+    }
+    while (!w->done || bv_book_pending(w->book) > 0) {
+        assert_int_equal(event_base_loop(w->base, EVLOOP_ONCE), 0);
+    }
+}
+
+/* Live: a feed that goes quiet still resolves, because the watermark follows the wall clock. */
+static void test_advance_resolves_a_quiet_feed(void **state)
+{
+    (void)state;
+    world w;
+    setup_world(&w);
+    advance(&w, T0); /* before any post: nothing to move */
+    bv_pipeline_stats st;
+    bv_pipeline_stats_get(w.pl, &st);
+    assert_true(st.watermark_ms == INT64_MIN);
+    push(&w, T0 + 1000, "a", "brand", "1");
+    push(&w, T0 + 2000, "b", "brand", "2");
+    push(&w, T0 + 3000, "c", "brand", "3");
+    assert_int_equal(w.nalerts, 1);
+    advance(&w, T0 + 5 * MIN); /* the window still holds the three */
+    assert_int_equal(w.nalerts, 1);
+    advance(&w, T0 + 3 * MIN); /* never backwards */
+    bv_pipeline_stats_get(w.pl, &st);
+    assert_int_equal(st.watermark_ms, T0 + 3 * MIN);
+    advance(&w, T0 + 9 * MIN); /* no posts, but the clock moved on: resolved */
+    assert_int_equal(w.nalerts, 2);
+    assert_int_equal(w.alerts[1]->state, BV_ALERT_RESOLVED);
+    assert_int_equal(w.alerts[1]->at_ms, T0 + 6 * MIN);
+    teardown_world(&w);
+}
+
+/* With receive_watermark, a post's receive time moves the watermark as the live clock did, so
+ * a post that arrived long after it was written is late in a replay as it was live. */
+static void test_receive_watermark(void **state)
+{
+    (void)state;
+    world w;
+    setup_world(&w);
+    bv_pipeline_free(w.pl);
+    bv_pipeline_opts po = {.lateness_ms = 2 * MIN,
+                           .ns = "drill/test",
+                           .clock = &w.clock.clock,
+                           .receive_watermark = 1};
+    char err[256];
+    w.pl = bv_pipeline_new(w.rs, w.store, &po, bv_book_on_signal, w.book, err, sizeof err);
+    assert_non_null(w.pl);
+    bv_book_attach(w.book, w.pl);
+    push(&w, T0 + 1000, "a", "mooi weer", "1");
+    bv_post p;
+    memset(&p, 0, sizeof p);
+    p.id = strdup("2");
+    p.text = strdup("brand");
+    p.created_ms = T0 + 2000;
+    p.received_ms = T0 + 10 * MIN; /* written at T0, arrived ten minutes later */
+    assert_int_equal(bv_pipeline_push(w.pl, &p, on_done, &w), 1);
+    bv_pipeline_stats st;
+    bv_pipeline_stats_get(w.pl, &st);
+    assert_int_equal(st.watermark_ms, T0 + 8 * MIN);
+    assert_int_equal(st.late, 1);
+    assert_int_equal(st.max_ms, T0 + 2000);
+    teardown_world(&w);
+}
+
 static void test_deletes_leave_samples_and_unique_authors(void **state)
 {
     (void)state;
@@ -330,6 +399,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fires_on_the_post_and_resolves_on_final_buckets),
         cmocka_unit_test(test_late_posts_are_counted_not_windowed),
+        cmocka_unit_test(test_advance_resolves_a_quiet_feed),
+        cmocka_unit_test(test_receive_watermark),
         cmocka_unit_test(test_deletes_leave_samples_and_unique_authors),
         cmocka_unit_test(test_cooldown_and_new_episode_id),
         cmocka_unit_test(test_duplicates_count_once),
