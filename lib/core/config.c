@@ -156,6 +156,8 @@ static const char *type_wants(bv_opt_type t)
         return "a whole number";
     case BV_OPT_BOOL:
         return "true or false";
+    case BV_OPT_SECTION_LIST:
+        return "a list of mappings";
     case BV_OPT_SECTION:
         return "a mapping of options";
     case BV_OPT_IGNORE:
@@ -309,6 +311,7 @@ static int set_scalar(cfg_ctx *c, const bv_option *opt, void *field, const char 
         return BV_OK;
     }
     case BV_OPT_SECTION:
+    case BV_OPT_SECTION_LIST:
     case BV_OPT_IGNORE:
         break;
     }
@@ -341,7 +344,65 @@ static int skip_node(cfg_ctx *c, yaml_event_t *first)
     return BV_OK;
 }
 
-static int load_mapping(cfg_ctx *c, const bv_option *table, char *base, const char *prefix);
+static int load_mapping(cfg_ctx *c, const bv_option *table, char *base, const char *prefix,
+                        uint64_t *given);
+static void zero_fields(const bv_option *table, char *base);
+static int fill_defaults(cfg_ctx *c, const bv_option *table, char *base, const char *prefix);
+
+/* Reads a sequence of mappings (its SEQUENCE-START is taken) into the bv_seclist at field. */
+static int load_section_list(cfg_ctx *c, const bv_option *opt, bv_seclist *l, const char *path)
+{
+    for (;;) {
+        yaml_event_t ev;
+        int rc = next_event(c, &ev);
+        if (rc != BV_OK) {
+            return rc;
+        }
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return BV_OK;
+        }
+        char ipath[300];
+        snprintf(ipath, sizeof ipath, "%s[%zu]", path, l->n);
+        if (ev.type != YAML_MAPPING_START_EVENT) {
+            set_err(c, ev.start_mark, "items of '%s' must be mappings of options, not a %s", path,
+                    is_null(&ev) ? "missing value" : event_kind(&ev));
+            yaml_event_delete(&ev);
+            return BV_EINVAL;
+        }
+        if (l->n >= BV_CONFIG_MAX_ITEMS) {
+            set_err(c, ev.start_mark, "'%s' has more than %d items", path, BV_CONFIG_MAX_ITEMS);
+            yaml_event_delete(&ev);
+            return BV_ELIMIT;
+        }
+        yaml_mark_t m = ev.start_mark;
+        yaml_event_delete(&ev);
+        char *nv = realloc(l->v, (l->n + 1) * opt->elem_size);
+        if (nv == NULL) {
+            return BV_ENOMEM;
+        }
+        l->v = nv;
+        bv_config_item *ni = realloc(l->info, (l->n + 1) * sizeof *ni);
+        if (ni == NULL) {
+            return BV_ENOMEM;
+        }
+        l->info = ni;
+        char *item = nv + l->n * opt->elem_size;
+        memset(item, 0, opt->elem_size);
+        zero_fields(opt->sub, item);
+        memset(&ni[l->n], 0, sizeof ni[l->n]);
+        ni[l->n].line = (int)m.line + 1;
+        ni[l->n].col = (int)m.column + 1;
+        l->n++; /* counted now, so a failure below frees what the item holds */
+        rc = fill_defaults(c, opt->sub, item, ipath);
+        if (rc == BV_OK) {
+            rc = load_mapping(c, opt->sub, item, ipath, &ni[l->n - 1].given);
+        }
+        if (rc != BV_OK) {
+            return rc;
+        }
+    }
+}
 
 /* Reads the value node of opt (the key is already taken) into field. */
 static int load_value(cfg_ctx *c, const bv_option *opt, void *field, const char *path)
@@ -362,7 +423,17 @@ static int load_value(cfg_ctx *c, const bv_option *opt, void *field, const char 
             return BV_EINVAL;
         }
         yaml_event_delete(&ev);
-        return load_mapping(c, opt->sub, field, path);
+        return load_mapping(c, opt->sub, field, path, NULL);
+    }
+    if (opt->type == BV_OPT_SECTION_LIST) {
+        if (ev.type != YAML_SEQUENCE_START_EVENT) {
+            set_err(c, ev.start_mark, "'%s' must be a list of mappings, not a %s", path,
+                    is_null(&ev) ? "missing value" : event_kind(&ev));
+            yaml_event_delete(&ev);
+            return BV_EINVAL;
+        }
+        yaml_event_delete(&ev);
+        return load_section_list(c, opt, field, path);
     }
     bool list = opt->type == BV_OPT_STRING_LIST || opt->type == BV_OPT_PATH_LIST;
     if (ev.type == YAML_SCALAR_EVENT && is_null(&ev)) {
@@ -440,12 +511,17 @@ static void unknown_key(cfg_ctx *c, const bv_option *table, const yaml_event_t *
     bv_buf_free(&known);
 }
 
-/* Reads a mapping's keys and values (its MAPPING-START is taken) into base per table. */
-static int load_mapping(cfg_ctx *c, const bv_option *table, char *base, const char *prefix)
+/* Reads a mapping's keys and values (its MAPPING-START is taken) into base per table; *given
+ * (may be NULL; tables of at most 64 keys) gets bit k for each key table[k] found. */
+static int load_mapping(cfg_ctx *c, const bv_option *table, char *base, const char *prefix,
+                        uint64_t *given)
 {
     size_t nopt = 0;
     while (table[nopt].key != NULL) {
         nopt++;
+    }
+    if (given && nopt > 64) {
+        return BV_EINVAL; /* a table bug: section list items hold at most 64 keys */
     }
     int *seen_line = calloc(nopt ? nopt : 1, sizeof *seen_line);
     if (seen_line == NULL) {
@@ -495,6 +571,9 @@ static int load_mapping(cfg_ctx *c, const bv_option *table, char *base, const ch
             break;
         }
         seen_line[i] = (int)ev.start_mark.line + 1;
+        if (given) {
+            *given |= 1ull << i;
+        }
         yaml_event_delete(&ev);
         rc = load_value(c, &table[i], base + table[i].offset, path);
         if (rc != BV_OK) {
@@ -569,6 +648,9 @@ static void zero_fields(const bv_option *table, char *base)
         case BV_OPT_SECTION:
             zero_fields(o->sub, field);
             break;
+        case BV_OPT_SECTION_LIST:
+            memset(field, 0, sizeof(bv_seclist));
+            break;
         case BV_OPT_IGNORE:
             break;
         }
@@ -589,7 +671,7 @@ static int fill_defaults(cfg_ctx *c, const bv_option *table, char *base, const c
         int rc = BV_OK;
         if (o->type == BV_OPT_SECTION) {
             rc = fill_defaults(c, o->sub, field, path);
-        } else if (o->type == BV_OPT_IGNORE || o->def == NULL) {
+        } else if (o->type == BV_OPT_IGNORE || o->type == BV_OPT_SECTION_LIST || o->def == NULL) {
             continue;
         } else {
             yaml_mark_t m = {0, 0, 0};
@@ -632,7 +714,7 @@ static int load_document(cfg_ctx *c, const bv_option *table, void *target)
     }
     if (ev.type == YAML_MAPPING_START_EVENT) {
         yaml_event_delete(&ev);
-        rc = load_mapping(c, table, target, NULL);
+        rc = load_mapping(c, table, target, NULL, NULL);
     } else if (is_null(&ev)) {
         yaml_event_delete(&ev); /* "---" alone: the defaults */
     } else {
@@ -759,6 +841,16 @@ void bv_config_free(const bv_option *table, void *target)
         case BV_OPT_SECTION:
             bv_config_free(o->sub, field);
             break;
+        case BV_OPT_SECTION_LIST: {
+            bv_seclist *l = field;
+            for (size_t i = 0; i < l->n; i++) {
+                bv_config_free(o->sub, (char *)l->v + i * o->elem_size);
+            }
+            free(l->v);
+            free(l->info);
+            memset(l, 0, sizeof *l);
+            break;
+        }
         default:
             break;
         }
@@ -794,6 +886,8 @@ static const char *help_type(const bv_option *o, char *buf, size_t n)
         return "true/false";
     case BV_OPT_SECTION:
         return "section";
+    case BV_OPT_SECTION_LIST:
+        return "list of sections";
     case BV_OPT_IGNORE:
         return "described separately";
     }
@@ -808,8 +902,8 @@ static size_t help_width(const bv_option *table, size_t prefix_len)
         if (k > w) {
             w = k;
         }
-        if (o->type == BV_OPT_SECTION) {
-            size_t s = help_width(o->sub, k + 1);
+        if (o->type == BV_OPT_SECTION || o->type == BV_OPT_SECTION_LIST) {
+            size_t s = help_width(o->sub, k + (o->type == BV_OPT_SECTION ? 1 : 3));
             if (s > w) {
                 w = s;
             }
@@ -836,6 +930,10 @@ static void help_lines(const bv_option *table, FILE *out, const char *prefix, in
         }
         if (o->type == BV_OPT_SECTION) {
             help_lines(o->sub, out, key, width);
+        } else if (o->type == BV_OPT_SECTION_LIST) {
+            char item[260];
+            snprintf(item, sizeof item, "%s[]", key);
+            help_lines(o->sub, out, item, width);
         }
     }
 }

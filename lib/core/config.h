@@ -16,6 +16,23 @@ typedef struct bv_strlist {
     size_t n;
 } bv_strlist;
 
+/* A list of sections (a YAML sequence of mappings) owned by the struct it sits in: n items of
+ * the option's elem_size bytes at v, each filled from the option's `sub` table; info[i] says
+ * where item i starts in the file and which of its keys were given (bit k: sub[k]), so a caller
+ * can check combinations the table cannot express and point at the line. */
+typedef struct bv_config_item {
+    int line, col; /* 1-based */
+    uint64_t given;
+} bv_config_item;
+
+typedef struct bv_seclist {
+    void *v;
+    size_t n;
+    bv_config_item *info;
+} bv_seclist;
+
+#define BV_CONFIG_MAX_ITEMS 256 /* items of a section list */
+
 /* What the field at `offset` is:
  *   STRING       char *        owned (strdup'd); NULL when unset and without default
  *   PATH         char *        as STRING; a relative path is joined to the config file's folder
@@ -26,6 +43,9 @@ typedef struct bv_strlist {
  *   BOOL         bool          true/false/yes/no (any case)
  *   SECTION      a struct      a nested mapping filled from `sub`, whose offsets are relative to
  *                              the nested struct
+ *   SECTION_LIST bv_seclist    a YAML sequence of mappings, each an elem_size struct filled from
+ *                              `sub` (at most 64 keys) with its defaults; at most
+ *                              BV_CONFIG_MAX_ITEMS items; empty when absent
  *   IGNORE       (no field)    accepted and skipped whole: a key another module parses itself
  * DURATION is range-checked against [min, max] like INT when they are not both 0. */
 typedef enum bv_opt_type {
@@ -37,6 +57,7 @@ typedef enum bv_opt_type {
     BV_OPT_INT,
     BV_OPT_BOOL,
     BV_OPT_SECTION,
+    BV_OPT_SECTION_LIST,
     BV_OPT_IGNORE,
 } bv_opt_type;
 
@@ -51,7 +72,8 @@ typedef struct bv_option {
     const char *def;
     const char *help;
     int64_t min, max;            /* INT and DURATION bounds; both 0: unbounded */
-    const struct bv_option *sub; /* SECTION: the nested table */
+    const struct bv_option *sub; /* SECTION, SECTION_LIST: the nested table */
+    size_t elem_size;            /* SECTION_LIST: bytes of one item's struct */
 } bv_option;
 
 #define BV_OPTION(k, t, st, field, d, h)                                                           \
@@ -67,6 +89,11 @@ typedef struct bv_option {
     {                                                                                              \
         .key = (k), .type = BV_OPT_SECTION, .offset = offsetof(st, field), .help = (h),            \
         .sub = (table)                                                                             \
+    }
+#define BV_OPTION_SECTION_LIST(k, st, field, table, elem, h)                                       \
+    {                                                                                              \
+        .key = (k), .type = BV_OPT_SECTION_LIST, .offset = offsetof(st, field), .help = (h),       \
+        .sub = (table), .elem_size = sizeof(elem)                                                  \
     }
 #define BV_OPTION_IGNORE(k, h)                                                                     \
     {                                                                                              \
@@ -96,7 +123,8 @@ int bv_config_load_buffer(const char *name, const char *yaml, size_t len, const 
 /* Frees the strings and lists the table's fields in target own and sets them to NULL/empty.
  * Safe to call twice and on a target that load left after an error. */
 void bv_config_free(const bv_option *table, void *target);
-/* Prints one line per option, "  key  (type, default X)  help"; sections as "  redis.url ...". */
+/* Prints one line per option, "  key  (type, default X)  help"; sections as "  redis.url ...",
+ * section lists as "  sources[].url ...". */
 void bv_config_help(const bv_option *table, FILE *out);
 
 #endif

@@ -13,6 +13,12 @@ typedef struct fz_sub {
     int64_t db;
 } fz_sub;
 
+typedef struct fz_item {
+    char *platform;
+    bv_strlist words;
+    int64_t every;
+} fz_item;
+
 typedef struct fz_conf {
     char *event;
     bv_strlist rules;
@@ -22,7 +28,15 @@ typedef struct fz_conf {
     bool drill;
     int64_t workers;
     bv_strlist tags;
+    bv_seclist sources;
 } fz_conf;
+
+static const bv_option item_table[] = {
+    BV_OPTION("platform", BV_OPT_STRING, fz_item, platform, NULL, "platform"),
+    BV_OPTION("words", BV_OPT_STRING_LIST, fz_item, words, "[a]", "words"),
+    BV_OPTION("every", BV_OPT_DURATION, fz_item, every, "1m", "every"),
+    BV_OPTION_END,
+};
 
 static const bv_option sub_table[] = {
     BV_OPTION("url", BV_OPT_STRING, fz_sub, url, "redis://127.0.0.1:6379", "server"),
@@ -37,7 +51,7 @@ static const bv_option table[] = {
     BV_OPTION("state_dir", BV_OPT_PATH, fz_conf, state_dir, "state", "state directory"),
     BV_OPTION("lateness", BV_OPT_DURATION, fz_conf, lateness, "2m", "lateness"),
     BV_OPTION_SECTION("redis", fz_conf, redis, sub_table, "redis"),
-    BV_OPTION_IGNORE("sources", "sources"),
+    BV_OPTION_SECTION_LIST("sources", fz_conf, sources, item_table, fz_item, "sources"),
     BV_OPTION_IGNORE("recipients", "recipients"),
     BV_OPTION("drill", BV_OPT_BOOL, fz_conf, drill, "no", "drill"),
     BV_OPTION_RANGE("workers", BV_OPT_INT, fz_conf, workers, "1", -5, 64, "workers"),
@@ -60,7 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bv_diag diag;
     int rc = bv_config_load_buffer("fuzz.yaml", text, size, "/base", table, &c, &diag);
     if (rc != 0) {
-        if (c.event || c.rules.v || c.state_dir || c.redis.url || c.redis.hosts.v || c.tags.v) {
+        if (c.event || c.rules.v || c.state_dir || c.redis.url || c.redis.hosts.v || c.tags.v ||
+            c.sources.v || c.sources.n || c.sources.info) {
             abort();
         }
         char out[1200];
@@ -68,6 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (c.state_dir == NULL || c.redis.url == NULL) {
         abort();
     } else {
+        for (size_t i = 0; i < c.sources.n; i++) {
+            if (((fz_item *)c.sources.v)[i].words.n > 0 &&
+                ((fz_item *)c.sources.v)[i].words.v == NULL) {
+                abort();
+            }
+        }
         for (size_t i = 0; i < c.rules.n; i++) {
             if (c.rules.v[i] == NULL || c.rules.v[i][0] != '/') {
                 abort();

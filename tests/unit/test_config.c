@@ -2,6 +2,7 @@
  * defaults, relative paths, each error with its line:col, garbage, every prefix, size limits. */
 #include "testutil.h"
 
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/err.h"
 
@@ -14,6 +15,13 @@ typedef struct demo_redis {
     char *password_env;
 } demo_redis;
 
+typedef struct demo_feed {
+    char *platform;
+    char *url;
+    int64_t every;
+    bv_strlist words;
+} demo_feed;
+
 typedef struct demo {
     char *event;
     bv_strlist rules;
@@ -23,12 +31,21 @@ typedef struct demo {
     bool drill;
     int64_t workers;
     bv_strlist tags;
+    bv_seclist feeds;
 } demo;
 
 static const bv_option redis_table[] = {
     BV_OPTION("url", BV_OPT_STRING, demo_redis, url, "redis://127.0.0.1:6379", "server URL"),
     BV_OPTION("password_env", BV_OPT_STRING, demo_redis, password_env, NULL,
               "environment variable holding the password"),
+    BV_OPTION_END,
+};
+
+static const bv_option feed_table[] = {
+    BV_OPTION("platform", BV_OPT_STRING, demo_feed, platform, NULL, "which platform"),
+    BV_OPTION("url", BV_OPT_STRING, demo_feed, url, NULL, "where"),
+    BV_OPTION_RANGE("every", BV_OPT_DURATION, demo_feed, every, "1m", 1000, 3600000, "how often"),
+    BV_OPTION("words", BV_OPT_STRING_LIST, demo_feed, words, "[feest]", "search words"),
     BV_OPTION_END,
 };
 
@@ -43,25 +60,32 @@ static const bv_option demo_table[] = {
     BV_OPTION("drill", BV_OPT_BOOL, demo, drill, "false", "mark alerts as a drill"),
     BV_OPTION_RANGE("workers", BV_OPT_INT, demo, workers, "1", 1, 64, "worker count"),
     BV_OPTION("tags", BV_OPT_STRING_LIST, demo, tags, "[crisis, nl]", "labels on alerts"),
+    BV_OPTION_SECTION_LIST("feeds", demo, feeds, feed_table, demo_feed, "where posts come from"),
     BV_OPTION_END,
 };
 
-static const char valid[] = "# King's Day\n"
-                            "event: koningsdag-2027\n"
-                            "rules:\n"
-                            "  - rules/base.yaml\n"
-                            "  - /etc/blikveld/extra.yaml\n"
-                            "state_dir: var/state\n"
-                            "lateness: 90s\n"
-                            "redis:\n"
-                            "  url: redis://10.0.0.5:6379/2\n"
-                            "  password_env: BV_REDIS_PASSWORD\n"
-                            "sources:\n"
-                            "  mastodon: {instance: mastodon.social, tags: [haren, feest]}\n"
-                            "  x: {rules: [\"a\", 'b']}\n"
-                            "drill: yes\n"
-                            "workers: 8\n"
-                            "tags: [\"crisis\", amsterdam]\n";
+static const char valid[] =
+    "# King's Day\n"
+    "event: koningsdag-2027\n"
+    "rules:\n"
+    "  - rules/base.yaml\n"
+    "  - /etc/blikveld/extra.yaml\n"
+    "state_dir: var/state\n"
+    "lateness: 90s\n"
+    "redis:\n"
+    "  url: redis://10.0.0.5:6379/2\n"
+    "  password_env: BV_REDIS_PASSWORD\n"
+    "sources:\n"
+    "  mastodon: {instance: mastodon.social, tags: [haren, feest]}\n"
+    "  x: {rules: [\"a\", 'b']}\n"
+    "drill: yes\n"
+    "workers: 8\n"
+    "tags: [\"crisis\", amsterdam]\n"
+    "feeds:\n"
+    "  - platform: mastodon\n"
+    "    url: https://social.example/api/v1/streaming/public\n"
+    "    every: 10m\n"
+    "  - {platform: x, words: [\"(feest OR party) lang:nl\", '#projectx']}\n";
 
 static int load(const char *yaml, demo *d, bv_diag *diag)
 {
@@ -79,6 +103,9 @@ static void assert_owns_nothing(const demo *d)
     assert_null(d->redis.url);
     assert_null(d->redis.password_env);
     assert_null(d->tags.v);
+    assert_null(d->feeds.v);
+    assert_int_equal(d->feeds.n, 0);
+    assert_null(d->feeds.info);
 }
 
 /* Loads yaml, expects failure with rc and "t.yaml:LINE:COL: <msg starting with want>". */
@@ -119,6 +146,26 @@ static void test_valid(void **state)
     assert_int_equal(d.tags.n, 2);
     assert_string_equal(d.tags.v[0], "crisis");
     assert_string_equal(d.tags.v[1], "amsterdam");
+    /* a list of sections: each item filled from its table, defaults for what it leaves out,
+     * and where it stands with the keys it gave */
+    assert_int_equal(d.feeds.n, 2);
+    const demo_feed *f = d.feeds.v;
+    assert_string_equal(f[0].platform, "mastodon");
+    assert_string_equal(f[0].url, "https://social.example/api/v1/streaming/public");
+    assert_int_equal(f[0].every, 600000);
+    assert_int_equal(f[0].words.n, 1);
+    assert_string_equal(f[0].words.v[0], "feest");
+    assert_int_equal(d.feeds.info[0].line, 18);
+    assert_int_equal(d.feeds.info[0].col, 5);
+    assert_int_equal(d.feeds.info[0].given, 0x7); /* platform, url, every */
+    assert_string_equal(f[1].platform, "x");
+    assert_null(f[1].url);
+    assert_int_equal(f[1].every, 60000);
+    assert_int_equal(f[1].words.n, 2);
+    assert_string_equal(f[1].words.v[0], "(feest OR party) lang:nl");
+    assert_string_equal(f[1].words.v[1], "#projectx");
+    assert_int_equal(d.feeds.info[1].line, 21);
+    assert_int_equal(d.feeds.info[1].given, 0x9); /* platform, words */
     bv_config_free(demo_table, &d);
     assert_owns_nothing(&d);
     bv_config_free(demo_table, &d); /* twice is fine */
@@ -205,7 +252,24 @@ static void test_errors(void **state)
     (void)state;
     expect_error("event: x\nfoo: 1\n", BV_EINVAL, 2, 1,
                  "unknown key 'foo' (known: event, rules, state_dir, lateness, redis, sources, "
-                 "drill, workers, tags)");
+                 "drill, workers, tags, feeds)");
+    /* lists of sections */
+    expect_error("feeds: {a: 1}\n", BV_EINVAL, 1, 8,
+                 "'feeds' must be a list of mappings, not a mapping");
+    expect_error("feeds:\n", BV_EINVAL, 1, 7,
+                 "'feeds' must be a list of mappings, not a missing value");
+    expect_error("feeds:\n  - x\n", BV_EINVAL, 2, 5,
+                 "items of 'feeds' must be mappings of options, not a single value");
+    expect_error("feeds:\n  - {platform: x}\n  - [a]\n", BV_EINVAL, 3, 5,
+                 "items of 'feeds' must be mappings of options, not a list");
+    expect_error("feeds:\n  - platform: x\n  - platform: y\n    port: 1\n", BV_EINVAL, 4, 5,
+                 "unknown key 'port' in 'feeds[1]' (known: platform, url, every, words)");
+    expect_error("feeds:\n  - platform: x\n    platform: y\n", BV_EINVAL, 3, 5,
+                 "duplicate key 'feeds[0].platform' (first given on line 2)");
+    expect_error("feeds:\n  - every: 1ms\n", BV_EINVAL, 2, 12,
+                 "'feeds[0].every' must be between 1s and 1h");
+    expect_error("feeds:\n  - words: {a: b}\n", BV_EINVAL, 2, 12,
+                 "'feeds[0].words' must be a list of strings");
     expect_error("redis:\n  url: x\n  host: y\n", BV_EINVAL, 3, 3,
                  "unknown key 'host' in 'redis' (known: url, password_env)");
     expect_error("event: [a]\n", BV_EINVAL, 1, 8, "'event' must be a string, not a list");
@@ -367,6 +431,25 @@ static void test_limits(void **state)
     bv_config_free(demo_table, &d);
     free(text);
 
+    /* a list of sections holds at most BV_CONFIG_MAX_ITEMS items */
+    bv_buf many = BV_BUF_INIT;
+    bv_buf_printf(&many, "feeds:\n");
+    for (int i = 0; i <= BV_CONFIG_MAX_ITEMS; i++) {
+        bv_buf_printf(&many, "  - {platform: p%d, words: [a, b]}\n", i);
+    }
+    assert_int_equal(bv_config_load_buffer("many", many.p, many.len, NULL, demo_table, &d, &diag),
+                     BV_ELIMIT);
+    assert_int_equal(diag.line, 2 + BV_CONFIG_MAX_ITEMS);
+    assert_owns_nothing(&d);
+    /* one fewer loads */
+    many.len -= strlen("  - {platform: p256, words: [a, b]}\n");
+    assert_int_equal(bv_config_load_buffer("many", many.p, many.len, NULL, demo_table, &d, &diag),
+                     0);
+    assert_int_equal(d.feeds.n, BV_CONFIG_MAX_ITEMS);
+    assert_string_equal(((demo_feed *)d.feeds.v)[255].platform, "p255");
+    bv_config_free(demo_table, &d);
+    bv_buf_free(&many);
+
     /* an ignored node nested without end is cut off */
     char deep[400];
     size_t k = 0;
@@ -488,6 +571,10 @@ static void test_help(void **state)
         strstr(text, "  workers             (integer 1..64, default 1)  worker count\n"));
     assert_non_null(strstr(text, "  tags                (list of strings, default [crisis, nl])"));
     assert_non_null(strstr(text, "  sources             (described separately)"));
+    assert_non_null(
+        strstr(text, "  feeds               (list of sections)  where posts come from\n"));
+    assert_non_null(
+        strstr(text, "  feeds[].every       (duration 1s..1h, default 1m)  how often\n"));
     free(text);
 }
 
