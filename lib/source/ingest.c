@@ -23,6 +23,8 @@ struct bv_ingest {
     int since_yield;
     struct event *next; /* push more, on a later turn (a zero timer: after sockets are polled) */
     waiter *waiters;
+    int advance_pending; /* bv_ingest_advance asked to move the watermark to advance_to */
+    int64_t advance_to;
     bv_ingest_stats st;
 };
 
@@ -36,7 +38,7 @@ static void schedule(bv_ingest *in)
 
 static void wake_waiters(bv_ingest *in)
 {
-    if (in->n || in->busy) {
+    if (in->n || in->busy || in->advance_pending) {
         return;
     }
     waiter *w = in->waiters;
@@ -77,6 +79,21 @@ static void push_some(bv_ingest *in)
         int rc = bv_pipeline_push(in->pl, &post, on_pipeline_done, in);
         if (rc == 0) {
             return; /* on_pipeline_done goes on */
+        }
+        in->busy = 0;
+        if (rc < 0) {
+            in->st.errors++;
+            bv_log(BV_LOG_ERROR, "ingest", "pipeline: %s", bv_strerror(rc));
+        }
+    }
+    if (!in->busy && in->n == 0 && in->advance_pending) {
+        /* the queued posts first: they were received before now */
+        in->advance_pending = 0;
+        in->st.advances++;
+        in->busy = 1;
+        int rc = bv_pipeline_advance(in->pl, in->advance_to, on_pipeline_done, in);
+        if (rc == 0) {
+            return;
         }
         in->busy = 0;
         if (rc < 0) {
@@ -149,6 +166,17 @@ int bv_ingest_offer(bv_ingest *in, bv_post *post)
         schedule(in);
     }
     return BV_OK;
+}
+
+void bv_ingest_advance(bv_ingest *in, int64_t now_ms)
+{
+    if (!in->advance_pending || now_ms > in->advance_to) {
+        in->advance_to = now_ms;
+    }
+    in->advance_pending = 1;
+    if (!in->busy) {
+        schedule(in);
+    }
 }
 
 size_t bv_ingest_room(const bv_ingest *in)

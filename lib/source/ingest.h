@@ -20,7 +20,7 @@ struct event_base;
 typedef struct bv_ingest bv_ingest;
 
 typedef struct bv_ingest_stats {
-    uint64_t offered, pushed, dropped, errors;
+    uint64_t offered, pushed, dropped, errors, advances;
     size_t queued, queued_max;
 } bv_ingest_stats;
 
@@ -30,6 +30,10 @@ void bv_ingest_free(bv_ingest *in);
 
 /* Takes *post (cleared in every case). BV_OK, or BV_ELIMIT when the queue is full (dropped). */
 int bv_ingest_offer(bv_ingest *in, bv_post *post);
+/* Live: the watermark follows the wall clock (bv_pipeline_advance), after the posts queued now
+ * and never while the pipeline holds a post. Calls made before that happens merge (the latest
+ * time wins). */
+void bv_ingest_advance(bv_ingest *in, int64_t now_ms);
 /* Posts that can still be offered without a drop. */
 size_t bv_ingest_room(const bv_ingest *in);
 /* cb(arg) once, on the loop, when the queue is empty and the pipeline idle. BV_OK or BV_ENOMEM. */

@@ -170,11 +170,45 @@ static void test_yields_to_the_loop(void **state)
     world_free(&w);
 }
 
+/* The wall clock moves the watermark after the queued posts, and calls merge. */
+static void test_advance_after_the_queue(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w);
+    bv_ingest *in = bv_ingest_new(w.base, w.pl, 100);
+    bv_post p;
+    for (int i = 0; i < 10; i++) {
+        make_post(&p, i);
+        assert_int_equal(bv_ingest_offer(in, &p), BV_OK);
+    }
+    bv_ingest_advance(in, T0 + 3600000);
+    bv_ingest_advance(in, T0 + 600000); /* earlier: the later one stands */
+    bv_pipeline_stats ps;
+    bv_pipeline_stats_get(w.pl, &ps);
+    assert_true(ps.watermark_ms == INT64_MIN); /* nothing inside the call */
+    bv_ingest_drain(in, on_drained, &w);
+    for (int i = 0; i < 100000 && !w.drained; i++) {
+        event_base_loop(w.base, EVLOOP_ONCE);
+    }
+    assert_int_equal(w.drained, 1);
+    assert_int_equal(pipeline_posts(&w), 10);
+    bv_pipeline_stats_get(w.pl, &ps);
+    assert_int_equal(ps.max_ms, T0 + 900);
+    assert_int_equal(ps.watermark_ms, T0 + 3600000 - 120000);
+    bv_ingest_stats st;
+    bv_ingest_stats_get(in, &st);
+    assert_int_equal(st.advances, 1);
+    bv_ingest_free(in);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_and_drops),
         cmocka_unit_test(test_yields_to_the_loop),
+        cmocka_unit_test(test_advance_after_the_queue),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
