@@ -27,33 +27,13 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct redis_conf {
-    char *url;
-    char *password_env;
-    int64_t flush_ms, timeout_ms, max_pending;
-} redis_conf;
-
 typedef struct replay_conf {
     char *event;
     bv_strlist rules;
     char *state_dir;
     int64_t lateness_ms;
-    redis_conf redis;
+    bv_cmd_redis_conf redis;
 } replay_conf;
-
-static const bv_option redis_table[] = {
-    BV_OPTION("url", BV_OPT_STRING, redis_conf, url, NULL,
-              "redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N]"),
-    BV_OPTION("password_env", BV_OPT_STRING, redis_conf, password_env, NULL,
-              "the environment variable holding the password (keeps it out of the file)"),
-    BV_OPTION_RANGE("flush", BV_OPT_DURATION, redis_conf, flush_ms, "250ms", 1, 60000,
-                    "the longest counts wait before they go to Redis"),
-    BV_OPTION_RANGE("timeout", BV_OPT_DURATION, redis_conf, timeout_ms, "5s", 10, 600000,
-                    "how long connecting or a round may take before the connection is retried"),
-    BV_OPTION_RANGE("max_pending", BV_OPT_INT, redis_conf, max_pending, "1000000", 1, 1000000000,
-                    "author entries and buckets kept while Redis is away"),
-    BV_OPTION_END,
-};
 
 static const bv_option conf_table[] = {
     BV_OPTION("event", BV_OPT_STRING, replay_conf, event, NULL,
@@ -64,7 +44,7 @@ static const bv_option conf_table[] = {
               "cursors, offsets, pseudonym key (default $XDG_STATE_HOME/blikveld)"),
     BV_OPTION_RANGE("lateness", BV_OPT_DURATION, replay_conf, lateness_ms, "2m", 0, 86400000,
                     "how late a post may arrive and still count in its window"),
-    BV_OPTION_SECTION("redis", replay_conf, redis, redis_table,
+    BV_OPTION_SECTION("redis", replay_conf, redis, bv_cmd_redis_table,
                       "count in Redis, shared with other processes (default: in memory)"),
     BV_OPTION_IGNORE("sources", "live sources: read by `blikveld run`"),
     BV_OPTION_IGNORE("record", "recording of live posts: read by `blikveld run`"),
@@ -158,52 +138,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopbreak(d->base);
 }
 
-static void print_store(const bv_store_stats *ss, const char *where, const char *ns, uint64_t posts)
-{
-    if (ss->state == NULL) {
-        fprintf(stderr, "  store           memory: %llu series, %llu buckets, %llu author entries",
-                (unsigned long long)ss->series, (unsigned long long)ss->buckets,
-                (unsigned long long)ss->author_entries);
-        if (ss->dropped_old) {
-            fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
-        }
-        fputc('\n', stderr);
-        return;
-    }
-    fprintf(stderr, "  store           redis %s, keys under bv:{%s/RULE}\n", where, ns);
-    fprintf(stderr, "    connection    %s, %llu reconnects, %llu errors\n", ss->state,
-            (unsigned long long)ss->reconnects, (unsigned long long)ss->errors);
-    fprintf(stderr, "    pending       %llu deltas now, %llu at most",
-            (unsigned long long)ss->pending, (unsigned long long)ss->pending_peak);
-    if (ss->dropped_pending) {
-        fprintf(stderr, ", %llu DROPPED past max_pending", (unsigned long long)ss->dropped_pending);
-    }
-    fputc('\n', stderr);
-    fprintf(stderr,
-            "    rounds        %llu, flush latency avg %.1f ms, max %.1f ms, last %.1f ms\n",
-            (unsigned long long)ss->flushes, ss->flush_ms_avg, ss->flush_ms_max, ss->flush_ms_last);
-    if (ss->found_counts && !ss->waits) {
-        fprintf(stderr, "    NOTE          this run's keys held counts before it started: a re-run "
-                        "of a drill needs a new --run name\n");
-    }
-    if (ss->waits) {
-        fprintf(stderr,
-                "    shared        other processes count here too: reads waited %llu times "
-                "for their counts\n",
-                (unsigned long long)ss->waits);
-    }
-    fprintf(stderr, "    commands      %llu (%.1f per 1000 posts)\n",
-            (unsigned long long)ss->commands,
-            posts ? (double)ss->commands * 1000.0 / (double)posts : 0.0);
-    fprintf(stderr, "    windows       %llu series, %llu buckets, %llu author registers",
-            (unsigned long long)ss->series, (unsigned long long)ss->buckets,
-            (unsigned long long)ss->author_entries);
-    if (ss->dropped_old) {
-        fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
-    }
-    fputc('\n', stderr);
-}
-
 static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
                           const bv_pipeline_stats *ps, const bv_book_stats *bs,
                           const bv_store_stats *ss, const drill *d, int64_t elapsed_ms,
@@ -265,54 +199,11 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
         fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
     }
     fputc('\n', stderr);
-    print_store(ss, where, ns, posts);
+    bv_cmd_print_store(ss, where, ns, posts);
     if (d->sink_failures) {
         fprintf(stderr, "  alert output    %llu writes FAILED\n",
                 (unsigned long long)d->sink_failures);
     }
-}
-
-static char *default_state_dir(void)
-{
-    const char *x = getenv("XDG_STATE_HOME");
-    const char *home = getenv("HOME");
-    char buf[4096];
-    if (x && *x) {
-        snprintf(buf, sizeof buf, "%s/blikveld", x);
-    } else if (home && *home) {
-        snprintf(buf, sizeof buf, "%s/.local/state/blikveld", home);
-    } else {
-        snprintf(buf, sizeof buf, ".blikveld-state");
-    }
-    return strdup(buf);
-}
-
-/* "project-x" from "rules/project-x.yaml" */
-static char *name_from_path(const char *path)
-{
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t n = strlen(b);
-    const char *dot = strrchr(b, '.');
-    if (dot && dot != b) {
-        n = (size_t)(dot - b);
-    }
-    return strndup(b, n);
-}
-
-/* Names that go into store keys: no braces (hash tags), no spaces, nothing odd. */
-static int name_ok(const char *s)
-{
-    if (*s == '\0' || strlen(s) > 100) {
-        return 0;
-    }
-    for (; *s; s++) {
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.')) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 enum { OPT_STATE_DIR = 1000, OPT_MAX_LINE, OPT_REDIS, OPT_RUN };
@@ -421,7 +312,7 @@ int bv_cmd_replay(int argc, char **argv)
             redis_url = optarg;
             break;
         case OPT_RUN:
-            if (!name_ok(optarg)) {
+            if (!bv_cmd_name_ok(optarg)) {
                 fprintf(stderr,
                         "blikveld replay: --run takes a name of letters, digits, '-', '_' and "
                         "'.', not '%s'\n",
@@ -497,15 +388,15 @@ int bv_cmd_replay(int argc, char **argv)
     event_name = strdup(event ? event : conf.event ? conf.event : "");
     if (event_name && !*event_name) {
         free(event_name);
-        event_name = name_from_path(rules[0]);
+        event_name = bv_cmd_name_from_path(rules[0]);
     }
     sd = state_dir        ? strdup(state_dir)
          : conf.state_dir ? strdup(conf.state_dir)
-                          : default_state_dir();
+                          : bv_cmd_default_state_dir();
     if (event_name == NULL || sd == NULL) {
         goto out;
     }
-    if (!name_ok(event_name)) {
+    if (!bv_cmd_name_ok(event_name)) {
         fprintf(stderr,
                 "blikveld replay: the event's name '%s' may hold only letters, digits, '-', '_' "
                 "and '.' (give --event NAME)\n",
@@ -566,30 +457,13 @@ int bv_cmd_replay(int argc, char **argv)
             run = fresh;
         }
         snprintf(key_ns, nslen + 128, "%s/%s", ns, run);
-        const char *pw = NULL;
-        if (conf.redis.password_env) {
-            pw = getenv(conf.redis.password_env);
-            if (pw == NULL) {
-                fprintf(stderr, "blikveld replay: redis.password_env names %s, which is not set\n",
-                        conf.redis.password_env);
-                goto out;
-            }
-        }
-        bv_store_redis_opts so = {
-            .addr = &raddr,
-            .password = pw,
-            .flush_ms = conf.redis.flush_ms,
-            .timeout_ms = conf.redis.timeout_ms,
-            .max_pending = (uint64_t)conf.redis.max_pending,
-        };
-        store = bv_store_redis_new(d.base, &so, errstr, sizeof errstr);
+        store = bv_cmd_store_new(d.base, &raddr, &conf.redis, "replay");
         if (store == NULL) {
-            fprintf(stderr, "blikveld replay: redis: %s\n", errstr);
             goto out;
         }
     } else {
         snprintf(key_ns, nslen + 128, "%s", ns);
-        store = bv_store_memory_new(d.base);
+        store = bv_cmd_store_new(d.base, NULL, &conf.redis, "replay");
         if (store == NULL) {
             goto out;
         }

@@ -3,6 +3,7 @@
 #include "cmd.h"
 #include "core/log.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"check", bv_cmd_check, "validate rule files and run their examples"},
+    {"run", bv_cmd_run, "watch the configured live sources and alert (until SIGINT/SIGTERM)"},
     {"replay", bv_cmd_replay, "replay recordings through an event's rule set (a drill)"},
 };
 
@@ -33,6 +35,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* a peer that went away is an error on the write, never a signal that ends the process */
+    signal(SIGPIPE, SIG_IGN);
     const char *lv = getenv("BLIKVELD_LOG");
     if (lv && *lv) {
         int level = bv_log_level_from_name(lv);

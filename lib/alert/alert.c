@@ -184,7 +184,12 @@ int bv_alert_format_json(const bv_alert *a, bv_buf *b)
         json_kv_str(b, "excerpt", s->excerpt ? s->excerpt : "");
         bv_buf_putc(b, '}');
     }
-    bv_buf_printf(b, "],\"drill\":%s}", a->drill ? "true" : "false");
+    if (a->health) {
+        bv_buf_puts(b, "],\"health\":true");
+    } else {
+        bv_buf_putc(b, ']');
+    }
+    bv_buf_printf(b, ",\"drill\":%s}", a->drill ? "true" : "false");
     return b->p && b->len > start ? BV_OK : BV_ENOMEM;
 }
 

@@ -18,6 +18,7 @@ typedef struct bv_alert {
     bv_alert_state state;
     char *event; /* owned */
     int drill;
+    int health;          /* about blikveld itself (a quiet source), not about posts */
     const bv_rule *rule; /* borrowed from the ruleset, which outlives alerts */
     int64_t at_ms;       /* event time of the transition */
     int64_t since_ms;    /* resolved: when the episode fired */

@@ -1,10 +1,11 @@
-/* file.c: whole-file reads with a size limit; see file.h. */
+/* file.c: whole-file reads with a size limit, and mkdir -p; see file.h. */
 #include "core/file.h"
 #include "core/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,4 +58,41 @@ int bv_file_read(const char *path, size_t max, char **out, size_t *len, int *err
     *out = buf;
     *len = n;
     return BV_OK;
+}
+
+int bv_file_mkdirs(const char *dir)
+{
+    char *tmp = strdup(dir);
+    if (tmp == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = 0;
+    for (char *p = tmp + 1; *p && rc == 0; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+                rc = -1;
+            }
+            *p = '/';
+        }
+    }
+    if (rc == 0 && mkdir(tmp, 0700) != 0 && errno != EEXIST) {
+        rc = -1;
+    }
+    int err = errno;
+    free(tmp);
+    if (rc != 0) {
+        errno = err;
+        return -1;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0) {
+        return -1;
+    }
+    if (!S_ISDIR(sb.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
 }

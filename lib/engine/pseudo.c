@@ -1,6 +1,7 @@
 /* pseudo.c: keyed-hash pseudonyms for authors (OpenSSL HMAC-SHA256); see pseudo.h. */
 #include "engine/pseudo.h"
 #include "core/err.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -81,28 +82,6 @@ void bv_pseudo_author(const bv_pseudo *ps, bv_platform platform, const char *raw
     memcpy(out, md, BV_PSEUDO_LEN);
 }
 
-static int mkdir_p(const char *dir)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
-        return -1;
-    }
-    return 0;
-}
-
 int bv_pseudo_load(bv_pseudo **out, const char *state_dir, char *errstr, size_t errlen)
 {
     const char *env = getenv("BLIKVELD_PSEUDONYM_KEY");
@@ -124,7 +103,7 @@ int bv_pseudo_load(bv_pseudo **out, const char *state_dir, char *errstr, size_t 
     unsigned char key[32];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-        if (mkdir_p(state_dir) != 0) {
+        if (bv_file_mkdirs(state_dir) != 0) {
             snprintf(errstr, errlen, "cannot create state_dir %s: %s", state_dir, strerror(errno));
             return BV_EIO;
         }

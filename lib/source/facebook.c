@@ -80,8 +80,7 @@ static void on_verify(bv_facebook *f, struct evhttp_request *req)
     } else {
         f->st.rejected++;
         f->st.src.errors++;
-        bv_log(BV_LOG_WARN, "facebook", "%s: verification refused (wrong or missing token)",
-               f->name);
+        bv_log(BV_LOG_WARN, f->name, "verification refused (wrong or missing token)");
         reply(req, 403, "Forbidden", "");
     }
     evhttp_clear_headers(&params);
@@ -223,8 +222,7 @@ static void on_post(bv_facebook *f, struct evhttp_request *req)
     if (!signature_ok(f, body, len, evhttp_find_header(h, "X-Hub-Signature-256"))) {
         f->st.rejected++;
         f->st.src.errors++;
-        bv_log(BV_LOG_WARN, "facebook", "%s: a POST without a valid X-Hub-Signature-256 refused",
-               f->name);
+        bv_log(BV_LOG_WARN, f->name, "a POST without a valid X-Hub-Signature-256 refused");
         reply(req, 403, "Forbidden", "");
         free(body);
         return;

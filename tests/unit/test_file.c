@@ -1,6 +1,7 @@
 /* test_file.c: whole-file reads: contents and NUL, the size limit, missing files, and paths that
  * are not regular files (a directory, a FIFO that would block). */
 #include "testutil.h"
+#include <stdlib.h>
 
 #include "core/err.h"
 #include "core/file.h"
@@ -50,10 +51,38 @@ static void test_read(void **state)
     rmdir(dir);
 }
 
+static void test_mkdirs(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/bv_test_mkdirs_XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char path[256];
+    snprintf(path, sizeof path, "%s/a/b/c", root);
+    assert_int_equal(bv_file_mkdirs(path), 0);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    assert_int_equal(bv_file_mkdirs(path), 0); /* there already: fine */
+    snprintf(path, sizeof path, "%s/a/f", root);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    errno = 0;
+    assert_int_equal(bv_file_mkdirs(path), -1); /* a file in the way */
+    assert_int_equal(errno, ENOTDIR);
+    snprintf(path, sizeof path, "%s/a/f/g", root);
+    assert_int_equal(bv_file_mkdirs(path), -1);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_read),
+        cmocka_unit_test(test_mkdirs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

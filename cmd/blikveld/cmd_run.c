@@ -1,0 +1,733 @@
+/* cmd_run.c: `blikveld run`: parse flags and the config file, wire the live sources -> recorder
+ * and ingest -> pipeline -> alert book -> sinks on one event loop, run until SIGINT or SIGTERM,
+ * then flush and print the summary. SIGUSR1 prints the sources' state. No logic of its own. */
+#include "alert/book.h"
+#include "alert/health.h"
+#include "alert/sink.h"
+#include "cmd.h"
+#include "codec/codec.h"
+#include "core/config.h"
+#include "core/diag.h"
+#include "core/err.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "engine/pipeline.h"
+#include "engine/pseudo.h"
+#include "engine/rules.h"
+#include "net/curl_loop.h"
+#include "source/ingest.h"
+#include "source/record.h"
+#include "source/source.h"
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_MS 1000 /* the watermark follows the clock, flatlines are looked at, this often */
+
+typedef struct record_conf {
+    char *dir;
+    int64_t retention_ms;
+} record_conf;
+
+typedef struct run_conf {
+    char *event;
+    bv_strlist rules;
+    char *state_dir;
+    int64_t lateness_ms;
+    int64_t max_queue;
+    bv_cmd_redis_conf redis;
+    record_conf record;
+    bv_seclist sources;
+} run_conf;
+
+static const bv_option record_table[] = {
+    BV_OPTION("dir", BV_OPT_PATH, record_conf, dir, NULL,
+              "write every received post here, one file per day (EVENT-YYYY-MM-DD.jsonl)"),
+    BV_OPTION_RANGE("retention", BV_OPT_DURATION, record_conf, retention_ms, "30d", 0,
+                    3650LL * 86400000, "delete the event's daily files older than this (0s: keep)"),
+    BV_OPTION_END,
+};
+
+static const bv_option conf_table[] = {
+    BV_OPTION("event", BV_OPT_STRING, run_conf, event, NULL,
+              "the event's name (default: the first rule file's name)"),
+    BV_OPTION("rules", BV_OPT_PATH_LIST, run_conf, rules, NULL,
+              "rule files, one rule set (relative to the config file)"),
+    BV_OPTION("state_dir", BV_OPT_PATH, run_conf, state_dir, NULL,
+              "cursors, offsets, pseudonym key (default $XDG_STATE_HOME/blikveld)"),
+    BV_OPTION_RANGE("lateness", BV_OPT_DURATION, run_conf, lateness_ms, "2m", 0, 86400000,
+                    "how late a post may arrive and still count in its window"),
+    BV_OPTION_RANGE("max_queue", BV_OPT_INT, run_conf, max_queue, "10000", 1, 10000000,
+                    "posts waiting for the pipeline at most; more are dropped and counted"),
+    BV_OPTION_SECTION("redis", run_conf, redis, bv_cmd_redis_table,
+                      "count in Redis, shared with other processes (default: in memory)"),
+    BV_OPTION_SECTION("record", run_conf, record, record_table,
+                      "record the live posts, so the event can be replayed as a drill"),
+    BV_OPTION_SECTION_LIST("sources", run_conf, sources, bv_source_conf_table, bv_source_conf,
+                           "where posts come from: one item per stream, listener or poller"),
+    BV_OPTION_END,
+};
+
+typedef struct live {
+    struct event_base *base;
+    bv_sink *sinks[2];
+    size_t nsinks;
+    bv_book *book;
+    bv_health *health;
+    bv_ingest *ingest;
+    bv_recorder *rec;
+    bv_source **sources;
+    size_t nsources, nfinal;
+    bv_source_stats *final; /* the sources' stats when they were stopped (for the summary) */
+    char (*final_name)[2][72];
+    int *watch; /* per source: its health watch, or -1 */
+    uint64_t alerts_firing, alerts_resolved, health_alerts, sink_failures;
+    int stopping, drained, err;
+    int64_t started_ms;
+    const char *config;
+} live;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: blikveld run --config FILE [OPTIONS]\n\n"
+            "Streams public posts from the configured sources (Mastodon, X, Bluesky, Facebook\n"
+            "Page webhooks, Telegram, Reddit) through the event's rule set and prints each\n"
+            "alert as it happens, one per line on stdout. Runs until SIGINT or SIGTERM, then\n"
+            "hands on what was received, writes the counts and recording, prints a summary\n"
+            "and exits 0. SIGUSR1 prints every source's state on stderr.\n\n"
+            "  -c, --config FILE    YAML config: event, rules, sources (required)\n"
+            "  -E, --event NAME     the event's name (default: config's, else first rule file)\n"
+            "  -R, --record FILE    also record every received post to FILE (envelopes that\n"
+            "                       `blikveld replay` reads), besides the config's record: dir\n"
+            "  -f, --format F       json (default): one JSON object per alert; text: one\n"
+            "                       readable line per alert, times in Europe/Amsterdam\n"
+            "  -a, --alerts FILE    also write the alerts (JSON lines) to FILE\n"
+            "      --redis URL      count in Redis (overrides the config's redis.url)\n"
+            "      --state-dir DIR  cursors, offsets and the pseudonym key (overrides the\n"
+            "                       config's; default $XDG_STATE_HOME/blikveld)\n"
+            "  -q, --quiet          no summary on stderr\n"
+            "  -h, --help           this help\n\n"
+            "Secrets (tokens, app secrets) come only from the environment variables the\n"
+            "config's *_env keys name; they never appear in logs, recordings or the summary.\n"
+            "Authors are pseudonymised (HMAC-SHA256) with BLIKVELD_PSEUDONYM_KEY, or a key\n"
+            "created once as STATE_DIR/pseudonym.key (mode 0600).\n"
+            "exit status: 0 stopped by a signal after a clean flush, 1 failure (bad config,\n"
+            "rules, sources or state dir), 2 usage error\n\n"
+            "config file keys (paths are relative to the file):\n");
+    bv_config_help(conf_table, out);
+    fprintf(out, "\nplatforms: %s\n", bv_source_platforms());
+}
+
+static void emit_alert(live *l, const bv_alert *a)
+{
+    for (size_t i = 0; i < l->nsinks; i++) {
+        if (bv_sink_emit(l->sinks[i], a) != BV_SINK_OK) {
+            l->sink_failures++;
+            bv_log(BV_LOG_ERROR, "alerts", "writing alert %s failed: %s", a->id, strerror(errno));
+        }
+    }
+}
+
+static void on_alert(void *arg, const bv_alert *a)
+{
+    live *l = arg;
+    if (a->state == BV_ALERT_FIRING) {
+        l->alerts_firing++;
+    } else {
+        l->alerts_resolved++;
+    }
+    emit_alert(l, a);
+}
+
+static void on_health(void *arg, const bv_alert *a)
+{
+    live *l = arg;
+    l->health_alerts++;
+    bv_log(a->state == BV_ALERT_FIRING ? BV_LOG_WARN : BV_LOG_INFO, "health", "%s: %s",
+           a->state == BV_ALERT_FIRING ? "firing" : "resolved", a->rule->title);
+    emit_alert(l, a);
+}
+
+/* Every post of every source: recorded first (the recording holds what arrived, even what
+ * the queue had to drop), then queued for the pipeline. */
+static void on_post(void *arg, bv_post *post, const bv_raw *raw)
+{
+    live *l = arg;
+    if (l->rec) {
+        bv_recorder_write(l->rec, post, raw);
+    }
+    bv_ingest_offer(l->ingest, post);
+}
+
+static void print_sources(const live *l, FILE *out)
+{
+    int64_t now = bv_now_ms(bv_clock_system());
+    size_t n = l->nsources ? l->nsources : l->final ? l->nfinal : 0;
+    fprintf(out, "  %-14s %-9s %-12s %8s %7s %7s %10s %6s %5s  %s\n", "source", "platform", "state",
+            "posts", "deletes", "skipped", "bytes", "errors", "recon", "last post");
+    for (size_t i = 0; i < n; i++) {
+        bv_source_stats st;
+        memset(&st, 0, sizeof st);
+        const char *name, *platform;
+        if (l->nsources) {
+            bv_source_stats_get(l->sources[i], &st);
+            name = bv_source_name(l->sources[i]);
+            platform = bv_source_platform(l->sources[i]);
+        } else {
+            st = l->final[i];
+            name = l->final_name[i][0];
+            platform = l->final_name[i][1];
+        }
+        char last[64] = "never";
+        if (st.last_post_ms) {
+            char t[BV_TIME_ISO_LEN], d[32];
+            snprintf(last, sizeof last, "%s (%s ago)", bv_time_format_amsterdam(st.last_post_ms, t),
+                     bv_duration_format(now - st.last_post_ms < 0 ? 0 : now - st.last_post_ms, d));
+        }
+        fprintf(out, "  %-14s %-9s %-12s %8llu %7llu %7llu %10llu %6llu %5llu  %s\n", name,
+                platform, st.state ? st.state : "?", (unsigned long long)st.posts,
+                (unsigned long long)st.deletes, (unsigned long long)st.skipped,
+                (unsigned long long)st.bytes, (unsigned long long)st.errors,
+                (unsigned long long)st.reconnects, last);
+        if (st.last_error[0] && (st.errors || strcmp(st.state ? st.state : "", "streaming"))) {
+            fprintf(out, "  %-14s last error: %s", "", st.last_error);
+            if (st.last_status) {
+                fprintf(out, " (HTTP %ld)", st.last_status);
+            }
+            fputc('\n', out);
+        }
+    }
+}
+
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    live *l = arg;
+    bv_ingest_stats is;
+    bv_ingest_stats_get(l->ingest, &is);
+    fprintf(stderr, "sources:\n");
+    print_sources(l, stderr);
+    fprintf(stderr,
+            "  queue %zu now, %zu at most, %llu dropped; alerts %llu firing, %llu resolved\n",
+            is.queued, is.queued_max, (unsigned long long)is.dropped,
+            (unsigned long long)l->alerts_firing, (unsigned long long)l->alerts_resolved);
+    fflush(stderr);
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    live *l = arg;
+    bv_log(BV_LOG_INFO, "run", "signal %d: stopping", (int)sig);
+    l->stopping = 1;
+    event_base_loopbreak(l->base);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    live *l = arg;
+    int64_t now = bv_now_ms(bv_clock_system());
+    bv_ingest_advance(l->ingest, now);
+    for (size_t i = 0; i < l->nsources; i++) {
+        if (l->watch[i] >= 0) {
+            bv_source_stats st;
+            bv_source_stats_get(l->sources[i], &st);
+            bv_health_check(l->health, (size_t)l->watch[i], st.last_post_ms, now);
+        }
+    }
+    if (l->rec) {
+        bv_recorder_flush(l->rec);
+    }
+}
+
+static void on_ingest_drained(void *arg)
+{
+    ((live *)arg)->drained = 1;
+}
+
+static void on_store_drained(void *arg, int err)
+{
+    live *l = arg;
+    l->drained = 1;
+    if (err) {
+        l->err = err;
+    }
+}
+
+static void print_summary(const live *l, const bv_ruleset *rs, const bv_pipeline_stats *ps,
+                          const bv_book_stats *bs, const bv_store_stats *ss, const char *where,
+                          const char *ns)
+{
+    int64_t now = bv_now_ms(bv_clock_system());
+    char d[32];
+    uint64_t posts = 0, deletes = 0;
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        posts += ps->posts[i];
+        deletes += ps->deletes[i];
+    }
+    bv_ingest_stats is;
+    bv_ingest_stats_get(l->ingest, &is);
+    fprintf(stderr, "summary:\n");
+    fprintf(stderr, "  ran             %s\n", bv_duration_format(now - l->started_ms, d));
+    fprintf(stderr, "  posts           %llu", (unsigned long long)posts);
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        if (ps->posts[i]) {
+            fprintf(stderr, "  %s %llu", bv_platform_name((bv_platform)i),
+                    (unsigned long long)ps->posts[i]);
+        }
+    }
+    fputc('\n', stderr);
+    fprintf(stderr, "  deletes         %llu\n", (unsigned long long)deletes);
+    fprintf(stderr, "  late posts      %llu (not counted in windows)\n",
+            (unsigned long long)ps->late);
+    if (ps->duplicates) {
+        fprintf(stderr, "  duplicates      %llu (matching posts seen before: counted once)\n",
+                (unsigned long long)ps->duplicates);
+    }
+    if (ps->clamped) {
+        fprintf(stderr, "  future posts    %llu (clamped to their receive time)\n",
+                (unsigned long long)ps->clamped);
+    }
+    fprintf(stderr, "  queue           %zu at most", is.queued_max);
+    if (is.dropped) {
+        fprintf(stderr, ", %llu posts DROPPED (the pipeline fell behind)",
+                (unsigned long long)is.dropped);
+    }
+    fputc('\n', stderr);
+    fprintf(stderr, "  matches\n");
+    for (size_t i = 0; i < bv_rules_count(rs); i++) {
+        fprintf(stderr, "    %-28s %llu\n", bv_rules_get(rs, i)->id,
+                (unsigned long long)ps->matches[i]);
+    }
+    fprintf(stderr, "  alerts          %llu firing, %llu resolved, %zu still firing at the end",
+            (unsigned long long)l->alerts_firing, (unsigned long long)l->alerts_resolved,
+            bs->firing_now);
+    if (bs->suppressed) {
+        fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
+    }
+    fputc('\n', stderr);
+    if (l->health_alerts) {
+        fprintf(stderr, "  health alerts   %llu (quiet sources), %zu firing at the end\n",
+                (unsigned long long)l->health_alerts, bv_health_firing(l->health));
+    }
+    bv_cmd_print_store(ss, where, ns, posts);
+    if (l->rec) {
+        bv_recorder_stats rst;
+        bv_recorder_stats_get(l->rec, &rst);
+        fprintf(stderr, "  recording       %llu posts, %.1f MB", (unsigned long long)rst.lines,
+                (double)rst.bytes / 1e6);
+        if (rst.errors) {
+            fprintf(stderr, ", %llu write ERRORS", (unsigned long long)rst.errors);
+        }
+        if (rst.files_deleted) {
+            fprintf(stderr, ", %llu old files deleted", (unsigned long long)rst.files_deleted);
+        }
+        fputc('\n', stderr);
+    }
+    fprintf(stderr, "  sources\n");
+    print_sources(l, stderr);
+    if (l->sink_failures) {
+        fprintf(stderr, "  alert output    %llu writes FAILED\n",
+                (unsigned long long)l->sink_failures);
+    }
+}
+
+/* Runs the loop until cond is set (or an error). */
+static void loop_until(live *l, const int *cond)
+{
+    while (!*cond && !l->err) {
+        if (event_base_loop(l->base, EVLOOP_ONCE) < 0) {
+            break;
+        }
+    }
+}
+
+enum { OPT_STATE_DIR = 1000, OPT_REDIS };
+
+int bv_cmd_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"event", required_argument, NULL, 'E'},
+        {"record", required_argument, NULL, 'R'},
+        {"format", required_argument, NULL, 'f'},
+        {"alerts", required_argument, NULL, 'a'},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    run_conf conf;
+    memset(&conf, 0, sizeof conf);
+    const char *config = NULL, *event = NULL, *record_path = NULL, *alerts_path = NULL;
+    const char *state_dir = NULL, *redis_url = NULL;
+    bv_redis_addr raddr;
+    memset(&raddr, 0, sizeof raddr);
+    char where[BV_REDIS_ADDR_FMT_MAX] = "";
+    int quiet = 0, c, rc = 1;
+    bv_sink_format format = BV_FORMAT_JSON;
+    char errstr[1024];
+    bv_diag diag;
+    memset(&diag, 0, sizeof diag);
+
+    bv_ruleset *rs = NULL;
+    bv_pseudo *pseudo = NULL;
+    bv_store *store = NULL;
+    bv_pipeline *pl = NULL;
+    bv_curl_loop *cl = NULL;
+    struct evdns_base *dns = NULL;
+    struct event *sigint = NULL, *sigterm = NULL, *sigusr1 = NULL, *tick = NULL;
+    char *event_name = NULL, *sd = NULL, *ns = NULL;
+    live l;
+    memset(&l, 0, sizeof l);
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:E:R:f:a:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'E':
+            event = optarg;
+            break;
+        case 'R':
+            record_path = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "json") == 0) {
+                format = BV_FORMAT_JSON;
+            } else if (strcmp(optarg, "text") == 0) {
+                format = BV_FORMAT_TEXT;
+            } else {
+                fprintf(stderr, "blikveld run: --format takes json or text, not '%s'\n", optarg);
+                goto usage_error;
+            }
+            break;
+        case 'a':
+            alerts_path = optarg;
+            break;
+        case OPT_STATE_DIR:
+            state_dir = optarg;
+            break;
+        case OPT_REDIS:
+            redis_url = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            goto usage_error;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "blikveld run: unexpected argument '%s'\n", argv[optind]);
+        goto usage_error;
+    }
+    if (config == NULL) {
+        fprintf(stderr, "blikveld run: --config FILE is required (it lists the sources)\n");
+        goto usage_error;
+    }
+    l.config = config;
+    if (bv_config_load(config, conf_table, &conf, &diag) != 0) {
+        fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
+        goto out;
+    }
+    if (conf.sources.n == 0) {
+        fprintf(stderr,
+                "%s: no sources: list them under 'sources:' (see 'blikveld run --help' and the "
+                "README)\n",
+                config);
+        goto out;
+    }
+    for (size_t i = 0; i < conf.sources.n; i++) {
+        bv_source_conf *sc = (bv_source_conf *)conf.sources.v + i;
+        if (bv_source_conf_check(sc, &conf.sources.info[i], i, errstr, sizeof errstr) != 0) {
+            fprintf(stderr, "%s:%d:%d: %s\n", config, conf.sources.info[i].line,
+                    conf.sources.info[i].col, errstr);
+            goto out;
+        }
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(((bv_source_conf *)conf.sources.v)[k].name, sc->name) == 0) {
+                fprintf(stderr,
+                        "%s:%d:%d: sources[%zu] (%s): the name '%s' is taken by sources[%zu]; "
+                        "give each source a name of its own\n",
+                        config, conf.sources.info[i].line, conf.sources.info[i].col, i,
+                        sc->platform, sc->name, k);
+                goto out;
+            }
+        }
+    }
+    if (redis_url == NULL) {
+        redis_url = conf.redis.url;
+    }
+    if (redis_url &&
+        bv_redis_url_parse(redis_url, strlen(redis_url), &raddr, errstr, sizeof errstr) != 0) {
+        fprintf(stderr, "blikveld run: redis: %s\n", errstr);
+        goto usage_error;
+    }
+    if (redis_url) {
+        bv_redis_addr_format(&raddr, where, sizeof where);
+    }
+    if (conf.rules.n == 0) {
+        fprintf(stderr, "%s: no rule set: give rules: [FILE, ...]\n", config);
+        goto out;
+    }
+    event_name = strdup(event ? event : conf.event ? conf.event : "");
+    if (event_name && !*event_name) {
+        free(event_name);
+        event_name = bv_cmd_name_from_path(conf.rules.v[0]);
+    }
+    sd = state_dir        ? strdup(state_dir)
+         : conf.state_dir ? strdup(conf.state_dir)
+                          : bv_cmd_default_state_dir();
+    if (event_name == NULL || sd == NULL) {
+        goto out;
+    }
+    if (!bv_cmd_name_ok(event_name)) {
+        fprintf(stderr,
+                "blikveld run: the event's name '%s' may hold only letters, digits, '-', '_' "
+                "and '.' (give --event NAME)\n",
+                event_name);
+        goto usage_error;
+    }
+    if (bv_file_mkdirs(sd) != 0) {
+        fprintf(stderr, "blikveld run: state_dir %s: %s\n", sd, strerror(errno));
+        goto out;
+    }
+    if (bv_rules_load(&rs, (const char *const *)conf.rules.v, conf.rules.n, &diag) != 0) {
+        fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
+        goto out;
+    }
+    if (bv_pseudo_load(&pseudo, sd, errstr, sizeof errstr) != 0) {
+        fprintf(stderr, "blikveld run: pseudonym key: %s\n", errstr);
+        goto out;
+    }
+
+    l.base = event_base_new();
+    if (l.base == NULL) {
+        goto out;
+    }
+    l.sinks[l.nsinks++] = bv_sink_stream_new(stdout, 0, format);
+    if (alerts_path) {
+        FILE *af = fopen(alerts_path, "a");
+        if (af == NULL) {
+            fprintf(stderr, "blikveld run: %s: %s\n", alerts_path, strerror(errno));
+            goto out;
+        }
+        l.sinks[l.nsinks++] = bv_sink_stream_new(af, 1, BV_FORMAT_JSON);
+    }
+    size_t nslen = strlen(event_name) + 8;
+    ns = malloc(nslen);
+    if (ns == NULL || l.sinks[0] == NULL || l.sinks[l.nsinks - 1] == NULL) {
+        goto out;
+    }
+    snprintf(ns, nslen, "live/%s", event_name);
+    store = bv_cmd_store_new(l.base, redis_url ? &raddr : NULL, &conf.redis, "run");
+    if (store == NULL) {
+        goto out;
+    }
+    bv_book_opts bo = {.event = event_name, .ns = ns, .claim_ns = ns, .drill = 0};
+    l.book = bv_book_new(rs, store, &bo, on_alert, &l);
+    bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms,
+                           .ns = ns,
+                           .clock = bv_clock_system(),
+                           .receive_watermark = 1};
+    pl = l.book ? bv_pipeline_new(rs, store, &po, bv_book_on_signal, l.book, errstr, sizeof errstr)
+                : NULL;
+    if (pl == NULL) {
+        fprintf(stderr, "blikveld run: %s\n", l.book ? errstr : "out of memory");
+        goto out;
+    }
+    bv_book_attach(l.book, pl);
+    l.ingest = bv_ingest_new(l.base, pl, (size_t)conf.max_queue);
+    l.health = bv_health_new(event_name, ns, 0, on_health, &l);
+    dns = evdns_base_new(l.base, EVDNS_BASE_INITIALIZE_NAMESERVERS);
+    cl = bv_curl_loop_new(l.base);
+    if (l.ingest == NULL || l.health == NULL || cl == NULL) {
+        fprintf(stderr, "blikveld run: out of memory\n");
+        goto out;
+    }
+    if (dns == NULL) {
+        dns = evdns_base_new(l.base, 0); /* no resolv.conf: names resolve only by address */
+    }
+    if (conf.record.dir || record_path) {
+        bv_recorder_opts ro = {
+            .dir = conf.record.dir,
+            .path = record_path,
+            .event = event_name,
+            .retention_ms = conf.record.retention_ms,
+            .pseudo = pseudo,
+            .clock = bv_clock_system(),
+        };
+        l.rec = bv_recorder_new(&ro, errstr, sizeof errstr);
+        if (l.rec == NULL) {
+            fprintf(stderr, "blikveld run: record: %s\n", errstr);
+            goto out;
+        }
+    }
+
+    bv_codec_ctx codec = {.pseudo = pseudo, .max_depth = 0};
+    bv_source_env env = {
+        .base = l.base,
+        .curl = cl,
+        .dns = dns,
+        .codec = &codec,
+        .clock = bv_clock_system(),
+        .state_dir = sd,
+        .post = on_post,
+        .arg = &l,
+    };
+    l.sources = calloc(conf.sources.n, sizeof *l.sources);
+    l.watch = calloc(conf.sources.n, sizeof *l.watch);
+    if (l.sources == NULL || l.watch == NULL) {
+        goto out;
+    }
+    l.started_ms = bv_now_ms(bv_clock_system());
+    for (size_t i = 0; i < conf.sources.n; i++) {
+        const bv_source_conf *sc = (const bv_source_conf *)conf.sources.v + i;
+        l.sources[i] = bv_source_new(sc, &env, errstr, sizeof errstr);
+        if (l.sources[i] == NULL) {
+            fprintf(stderr, "%s:%d:%d: sources[%zu] (%s): %s\n", config, conf.sources.info[i].line,
+                    conf.sources.info[i].col, i, sc->platform, errstr);
+            goto out;
+        }
+        l.nsources++;
+        l.watch[i] = -1;
+        if (sc->flatline_ms > 0) {
+            l.watch[i] = bv_health_watch(l.health, sc->name, sc->flatline_ms, l.started_ms);
+            if (l.watch[i] < 0) {
+                goto out;
+            }
+        }
+        if (bv_source_port(l.sources[i]) > 0) {
+            bv_log(BV_LOG_INFO, "run", "source %s listens on port %d", sc->name,
+                   bv_source_port(l.sources[i]));
+        }
+    }
+    sigint = evsignal_new(l.base, SIGINT, on_stop, &l);
+    sigterm = evsignal_new(l.base, SIGTERM, on_stop, &l);
+    sigusr1 = evsignal_new(l.base, SIGUSR1, on_usr1, &l);
+    tick = event_new(l.base, -1, EV_PERSIST, on_tick, &l);
+    struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
+    if (sigint == NULL || sigterm == NULL || sigusr1 == NULL || tick == NULL ||
+        event_add(sigint, NULL) || event_add(sigterm, NULL) || event_add(sigusr1, NULL) ||
+        event_add(tick, &tv)) {
+        goto out;
+    }
+    bv_log(BV_LOG_INFO, "run", "event %s: %zu sources, %zu rules, store %s", event_name, l.nsources,
+           bv_rules_count(rs), redis_url ? where : "memory");
+
+    while (!l.stopping && !l.err) {
+        if (event_base_loop(l.base, EVLOOP_ONCE) < 0) {
+            break;
+        }
+    }
+
+    /* Stopping: no new posts; what was received goes through; counts and claims reach the
+     * store; the recording is written out. */
+    l.final = calloc(l.nsources ? l.nsources : 1, sizeof *l.final);
+    l.final_name = calloc(l.nsources ? l.nsources : 1, sizeof *l.final_name);
+    for (size_t i = 0; l.final && l.final_name && i < l.nsources; i++) {
+        bv_source_stats_get(l.sources[i], &l.final[i]);
+        snprintf(l.final_name[i][0], sizeof l.final_name[i][0], "%s", bv_source_name(l.sources[i]));
+        snprintf(l.final_name[i][1], sizeof l.final_name[i][1], "%s",
+                 bv_source_platform(l.sources[i]));
+        l.nfinal++;
+    }
+    for (size_t i = 0; i < l.nsources; i++) {
+        bv_source_free(l.sources[i]);
+        l.sources[i] = NULL;
+    }
+    l.nsources = 0;
+    event_del(tick);
+    l.drained = 0;
+    if (bv_ingest_drain(l.ingest, on_ingest_drained, &l) == 0) {
+        loop_until(&l, &l.drained);
+    }
+    while (!l.err && bv_book_pending(l.book) > 0) {
+        if (event_base_loop(l.base, EVLOOP_ONCE) < 0) {
+            break;
+        }
+    }
+    l.drained = 0;
+    if (!l.err && bv_store_drain(store, on_store_drained, &l) == 0) {
+        loop_until(&l, &l.drained);
+    }
+    if (l.rec) {
+        bv_recorder_flush(l.rec);
+    }
+    if (!quiet) {
+        bv_pipeline_stats ps;
+        bv_book_stats bs;
+        bv_store_stats ss;
+        bv_store_stats_get(store, &ss);
+        bv_pipeline_stats_get(pl, &ps);
+        bv_book_stats_get(l.book, &bs);
+        print_summary(&l, rs, &ps, &bs, &ss, where, ns);
+    }
+    rc = l.err || l.sink_failures ? 1 : 0;
+    goto out;
+
+usage_error:
+    rc = 2;
+    fprintf(stderr, "(see 'blikveld run --help')\n");
+out:
+    for (size_t i = 0; i < l.nsources; i++) {
+        bv_source_free(l.sources[i]);
+    }
+    free(l.sources);
+    free(l.watch);
+    free(l.final);
+    free(l.final_name);
+    if (sigint) {
+        event_free(sigint);
+    }
+    if (sigterm) {
+        event_free(sigterm);
+    }
+    if (sigusr1) {
+        event_free(sigusr1);
+    }
+    if (tick) {
+        event_free(tick);
+    }
+    bv_curl_loop_free(cl);
+    bv_store_free(store);
+    bv_ingest_free(l.ingest);
+    bv_pipeline_free(pl);
+    bv_book_free(l.book);
+    bv_health_free(l.health);
+    bv_recorder_free(l.rec);
+    for (size_t i = 0; i < l.nsinks; i++) {
+        bv_sink_free(l.sinks[i]);
+    }
+    if (dns) {
+        evdns_base_free(dns, 0);
+    }
+    if (l.base) {
+        event_base_free(l.base);
+    }
+    bv_pseudo_free(pseudo);
+    bv_rules_free(rs);
+    bv_config_free(conf_table, &conf);
+    free(event_name);
+    free(sd);
+    free(ns);
+    bv_redis_addr_free(&raddr);
+    return rc;
+}

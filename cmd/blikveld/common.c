@@ -1,0 +1,144 @@
+/* common.c: what the subcommands share when they wire things: the `redis:` config section and
+ * the Redis or memory store it gives, the default state directory, event names, and the store
+ * part of the summary. */
+#include "cmd.h"
+#include "core/err.h"
+#include "engine/store_memory.h"
+#include "engine/store_redis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const bv_option bv_cmd_redis_table[] = {
+    BV_OPTION("url", BV_OPT_STRING, bv_cmd_redis_conf, url, NULL,
+              "redis://[:PASSWORD@]HOST[:PORT][/DB] or unix:PATH[?db=N]"),
+    BV_OPTION("password_env", BV_OPT_STRING, bv_cmd_redis_conf, password_env, NULL,
+              "the environment variable holding the password (keeps it out of the file)"),
+    BV_OPTION_RANGE("flush", BV_OPT_DURATION, bv_cmd_redis_conf, flush_ms, "250ms", 1, 60000,
+                    "the longest counts wait before they go to Redis"),
+    BV_OPTION_RANGE("timeout", BV_OPT_DURATION, bv_cmd_redis_conf, timeout_ms, "5s", 10, 600000,
+                    "how long connecting or a round may take before the connection is retried"),
+    BV_OPTION_RANGE("max_pending", BV_OPT_INT, bv_cmd_redis_conf, max_pending, "1000000", 1,
+                    1000000000, "author entries and buckets kept while Redis is away"),
+    BV_OPTION_END,
+};
+
+void bv_cmd_print_store(const bv_store_stats *ss, const char *where, const char *ns, uint64_t posts)
+{
+    if (ss->state == NULL) {
+        fprintf(stderr, "  store           memory: %llu series, %llu buckets, %llu author entries",
+                (unsigned long long)ss->series, (unsigned long long)ss->buckets,
+                (unsigned long long)ss->author_entries);
+        if (ss->dropped_old) {
+            fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
+        }
+        fputc('\n', stderr);
+        return;
+    }
+    fprintf(stderr, "  store           redis %s, keys under bv:{%s/RULE}\n", where, ns);
+    fprintf(stderr, "    connection    %s, %llu reconnects, %llu errors\n", ss->state,
+            (unsigned long long)ss->reconnects, (unsigned long long)ss->errors);
+    fprintf(stderr, "    pending       %llu deltas now, %llu at most",
+            (unsigned long long)ss->pending, (unsigned long long)ss->pending_peak);
+    if (ss->dropped_pending) {
+        fprintf(stderr, ", %llu DROPPED past max_pending", (unsigned long long)ss->dropped_pending);
+    }
+    fputc('\n', stderr);
+    fprintf(stderr,
+            "    rounds        %llu, flush latency avg %.1f ms, max %.1f ms, last %.1f ms\n",
+            (unsigned long long)ss->flushes, ss->flush_ms_avg, ss->flush_ms_max, ss->flush_ms_last);
+    if (ss->found_counts && !ss->waits) {
+        fprintf(stderr, "    NOTE          this run's keys held counts before it started: a re-run "
+                        "of a drill needs a new --run name\n");
+    }
+    if (ss->waits) {
+        fprintf(stderr,
+                "    shared        other processes count here too: reads waited %llu times "
+                "for their counts\n",
+                (unsigned long long)ss->waits);
+    }
+    fprintf(stderr, "    commands      %llu (%.1f per 1000 posts)\n",
+            (unsigned long long)ss->commands,
+            posts ? (double)ss->commands * 1000.0 / (double)posts : 0.0);
+    fprintf(stderr, "    windows       %llu series, %llu buckets, %llu author registers",
+            (unsigned long long)ss->series, (unsigned long long)ss->buckets,
+            (unsigned long long)ss->author_entries);
+    if (ss->dropped_old) {
+        fprintf(stderr, ", %llu counts older than kept", (unsigned long long)ss->dropped_old);
+    }
+    fputc('\n', stderr);
+}
+
+char *bv_cmd_default_state_dir(void)
+{
+    const char *x = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    char buf[4096];
+    if (x && *x) {
+        snprintf(buf, sizeof buf, "%s/blikveld", x);
+    } else if (home && *home) {
+        snprintf(buf, sizeof buf, "%s/.local/state/blikveld", home);
+    } else {
+        snprintf(buf, sizeof buf, ".blikveld-state");
+    }
+    return strdup(buf);
+}
+
+/* "project-x" from "rules/project-x.yaml" */
+char *bv_cmd_name_from_path(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    const char *dot = strrchr(b, '.');
+    if (dot && dot != b) {
+        n = (size_t)(dot - b);
+    }
+    return strndup(b, n);
+}
+
+/* Names that go into store keys: no braces (hash tags), no spaces, nothing odd. */
+int bv_cmd_name_ok(const char *s)
+{
+    if (*s == '\0' || strlen(s) > 100) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || *s == '_' || *s == '.')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+bv_store *bv_cmd_store_new(struct event_base *base, const bv_redis_addr *addr,
+                           const bv_cmd_redis_conf *rc, const char *cmd)
+{
+    if (addr == NULL) {
+        return bv_store_memory_new(base);
+    }
+    const char *pw = NULL;
+    if (rc->password_env) {
+        pw = getenv(rc->password_env);
+        if (pw == NULL) {
+            fprintf(stderr, "blikveld %s: redis.password_env names %s, which is not set\n", cmd,
+                    rc->password_env);
+            return NULL;
+        }
+    }
+    bv_store_redis_opts so = {
+        .addr = addr,
+        .password = pw,
+        .flush_ms = rc->flush_ms,
+        .timeout_ms = rc->timeout_ms,
+        .max_pending = (uint64_t)rc->max_pending,
+    };
+    char errstr[512];
+    bv_store *store = bv_store_redis_new(base, &so, errstr, sizeof errstr);
+    if (store == NULL) {
+        fprintf(stderr, "blikveld %s: redis: %s\n", cmd, errstr);
+    }
+    return store;
+}
