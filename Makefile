@@ -1,7 +1,7 @@
 # blikveld: a plain Makefile (hiredis-style). Targets: all deps test demo bench fuzz lint clean.
 # SANITIZE=address,undefined builds into build-san/ instead of build/.
 
-PKGS     := libevent libcurl yajl libpcre2-8 hiredis yaml-0.1 libhs libutf8proc openssl
+PKGS     := libevent libevent_openssl libcurl yajl libpcre2-8 hiredis yaml-0.1 libhs libutf8proc openssl
 DEB_PKGS := build-essential pkg-config libevent-dev libcurl4-openssl-dev libyajl-dev libpcre2-dev \
             libhiredis-dev libyaml-dev libvectorscan-dev libutf8proc-dev libssl-dev libcmocka-dev \
             redis-server python3 clang libwslay-dev python3-websockets openssl

@@ -296,8 +296,27 @@ int bv_sse_feed(bv_sse *p, const void *buf, size_t len, bv_sse_event_cb *cb, voi
     p->cb = cb;
     p->arg = arg;
     p->st.bytes += len;
-    for (size_t i = 0; i < len; i++) {
-        int rc = decode(p, b[i]);
+    for (size_t i = 0; i < len;) {
+        int rc = 0;
+        if (p->needed == 0 && p->bom_checked && b[i] < 0x80 && b[i] != '\r' && b[i] != '\n') {
+            /* a run of ASCII within a line: what put() does byte by byte, at once */
+            size_t j = i + 1;
+            while (j < len && b[j] < 0x80 && b[j] != '\r' && b[j] != '\n') {
+                j++;
+            }
+            p->pending_cr = 0;
+            if (!p->line_too_long) {
+                if (p->line.len + (j - i) > p->max_line) {
+                    p->line_too_long = 1;
+                    bv_buf_reset(&p->line);
+                } else if (bv_buf_append(&p->line, b + i, j - i) != 0) {
+                    rc = BV_ENOMEM;
+                }
+            }
+            i = j;
+        } else {
+            rc = decode(p, b[i++]);
+        }
         if (rc != 0) {
             p->cb = NULL;
             return rc;

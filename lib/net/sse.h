@@ -22,7 +22,10 @@ typedef struct bv_sse bv_sse;
 typedef struct bv_sse_event {
     const char *type; /* "message" when the event named none */
     size_t type_len;
-    const char *data; /* the data lines joined with LF, without the last LF */
+    const char *data; /* the data lines joined with LF, without the last LF. The data_len + 1
+                         bytes from here are the parser's scratch until the callback returns:
+                         the callback may change them (a codec that wants a spare byte after
+                         the text may write data[data_len]) */
     size_t data_len;
     const char *id; /* the last event id (persists across events; may be empty) */
     size_t id_len;

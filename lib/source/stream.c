@@ -41,7 +41,6 @@ struct bv_stream {
     int got_status; /* the status of this connection was looked at */
     long status;
     bv_buf errbody;
-    bv_buf scratch; /* an event's data, NUL-terminated for the codec */
     struct event *stall_ev, *retry_ev;
     const char *state;
     bv_source_stats st;
@@ -93,20 +92,17 @@ static int on_event(void *arg, const bv_sse_event *ev)
                     (ev->type_len == 13 && memcmp(ev->type, "status.update", 13) == 0);
     int is_delete = ev->type_len == 6 && memcmp(ev->type, "delete", 6) == 0;
     if (is_update) {
-        bv_buf_reset(&m->scratch);
-        if (bv_buf_append(&m->scratch, ev->data, ev->data_len) != 0 ||
-            bv_buf_append(&m->scratch, "\0", 1) != 0) {
-            m->st.errors++;
-            return 0;
-        }
+        /* the codec parses in place and needs a spare byte after the text: the event's bytes
+         * are the SSE parser's scratch, ours to change during this call (sse.h) */
+        char *json = (char *)ev->data;
         bv_skip why;
-        if (bv_codec_decode_platform(m->codec, BV_PLATFORM_MASTODON, m->scratch.p, ev->data_len,
-                                     &post, &why) != BV_DECODE_POST) {
+        if (bv_codec_decode_platform(m->codec, BV_PLATFORM_MASTODON, json, ev->data_len, &post,
+                                     &why) != BV_DECODE_POST) {
             m->st.skipped++;
             return 0;
         }
         m->st.posts++;
-        raw.json = m->scratch.p;
+        raw.json = json;
         raw.len = ev->data_len;
     } else if (is_delete) {
         if (bv_codec_mastodon_delete(ev->data, ev->data_len, &post) != 0) {
@@ -352,6 +348,8 @@ bv_stream *bv_stream_new(struct event_base *base, bv_curl_loop *cl, const bv_str
     curl_easy_setopt(m->easy, CURLOPT_HTTPHEADER, m->headers);
     curl_easy_setopt(m->easy, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(m->easy, CURLOPT_WRITEDATA, m);
+    /* bigger reads: fewer trips through the loop when a stream bursts */
+    curl_easy_setopt(m->easy, CURLOPT_BUFFERSIZE, 128L * 1024);
     bv_source_easy_defaults(m->easy, m->curl_err);
     connect_now(m);
     return m;
@@ -384,7 +382,6 @@ void bv_stream_free(bv_stream *m)
     bv_sse_free(m->sse);
     bv_lines_free(m->lines);
     bv_buf_free(&m->errbody);
-    bv_buf_free(&m->scratch);
     free(m->name);
     free(m->url);
     free(m);
