@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "source/facebook.h"
+#include "source/jetstream.h"
 #include "source/reddit.h"
 #include "source/source_util.h"
 #include "source/telegram.h"
@@ -288,6 +289,38 @@ static void stream_destroy(void *ctx)
     bv_stream_free(ctx);
 }
 
+static void *bluesky_create(const bv_source_conf *c, const secrets *sec, const bv_source_env *env,
+                            char *errstr, size_t errlen)
+{
+    (void)sec;
+    bv_jetstream_opts o = {
+        .name = c->name,
+        .url = c->url,
+        .state_dir = env->state_dir,
+        .ca_file = c->ca_file,
+        .stall_ms = c->stall_ms,
+        .backoff_min_ms = c->backoff_min_ms,
+        .backoff_max_ms = c->backoff_max_ms,
+        .rewind_ms = c->rewind_ms,
+        .max_message = (size_t)c->max_message,
+        .clock = env->clock,
+        .codec = env->codec,
+        .post = env->post,
+        .arg = env->arg,
+    };
+    return bv_jetstream_new(env->base, env->dns, &o, errstr, errlen);
+}
+
+static void bluesky_stats(const void *ctx, bv_source_stats *out)
+{
+    bv_jetstream_stats_get(ctx, out);
+}
+
+static void bluesky_destroy(void *ctx)
+{
+    bv_jetstream_free(ctx);
+}
+
 static void *telegram_create(const bv_source_conf *c, const secrets *sec, const bv_source_env *env,
                              char *errstr, size_t errlen)
 {
@@ -389,6 +422,8 @@ static const plugin plugins[] = {
      "url token_env stall backoff_min backoff_max network_step network_max rate_min rate_max "
      "stream_rules",
      "url token_env", x_create, x_stats, x_source_free, NULL},
+    {"bluesky", "url stall backoff_min backoff_max rewind ca_file", "url", bluesky_create,
+     bluesky_stats, bluesky_destroy, NULL},
     {"facebook", "listen app_secret_env verify_token_env", "listen app_secret_env verify_token_env",
      facebook_create, facebook_stats, facebook_destroy, facebook_port},
     {"telegram", "url token_env poll_timeout backoff_min backoff_max", "url token_env",
@@ -515,10 +550,11 @@ int bv_source_conf_check(bv_source_conf *c, const bv_config_item *info, size_t i
             return BV_EINVAL;
         }
     }
-    if (c->url && !bv_source_url_ok(c->url) && strncmp(c->url, "ws://", 5) != 0 &&
-        strncmp(c->url, "wss://", 6) != 0) {
-        say(errstr, errlen, index, c->platform,
-            "url must start with https:// or http://, not '%.40s'", c->url);
+    int ws = strcmp(p->platform, "bluesky") == 0;
+    if (c->url && (ws ? strncmp(c->url, "ws://", 5) != 0 && strncmp(c->url, "wss://", 6) != 0
+                      : !bv_source_url_ok(c->url))) {
+        say(errstr, errlen, index, c->platform, "url must start with %s, not '%.40s'",
+            ws ? "wss:// or ws://" : "https:// or http://", c->url);
         return BV_EINVAL;
     }
     if (c->name == NULL) {

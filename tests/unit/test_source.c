@@ -85,6 +85,10 @@ static void test_checks(void **state)
         "'verify_token_env' is required");
     expect_refused("sources:\n  - {platform: x, url: 'ftp://x', token_env: BV_T_TOKEN}\n",
                    "url must start with https:// or http://, not 'ftp://x'");
+    expect_refused("sources:\n  - {platform: bluesky, url: 'https://jetstream.example/'}\n",
+                   "url must start with wss:// or ws://, not 'https://jetstream.example/'");
+    expect_refused("sources:\n  - {platform: bluesky, url: 'wss://j', token_env: BV_T_TOKEN}\n",
+                   "'token_env' is not a key of bluesky sources");
     expect_refused("sources:\n  - {platform: x, url: 'https://x', token_env: BV_T_UNSET}\n",
                    "token_env names BV_T_UNSET, which is not set in the environment");
     expect_refused("sources:\n  - {platform: x, url: 'https://x', token_env: BV_T_EMPTY}\n",
@@ -142,7 +146,9 @@ static void test_instances(void **state)
                     "  - {platform: telegram, url: 'http://127.0.0.1:9', token_env: BV_T_TOKEN}\n"
                     "  - {platform: reddit, url: 'http://127.0.0.1:9/r/a/new.json'}\n"
                     "  - {platform: facebook, listen: '127.0.0.1:0', app_secret_env: BV_T_TOKEN, "
-                    "verify_token_env: BV_T_TOKEN}\n";
+                    "verify_token_env: BV_T_TOKEN}\n"
+                    "  - {platform: bluesky, url: 'ws://127.0.0.1:9/subscribe?"
+                    "wantedCollections=app.bsky.feed.post'}\n";
     conf c;
     memset(&c, 0, sizeof c);
     bv_diag diag;
@@ -159,7 +165,7 @@ static void test_instances(void **state)
                          .state_dir = dir,
                          .post = on_post,
                          .arg = &posts};
-    bv_source *s[6];
+    bv_source *s[7];
     for (size_t i = 0; i < c.sources.n; i++) {
         char msg[256];
         bv_source_conf *sc = (bv_source_conf *)c.sources.v + i;
