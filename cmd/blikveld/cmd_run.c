@@ -199,7 +199,7 @@ static void print_sources(const live *l, FILE *out)
                 (unsigned long long)st.reconnects, last);
         if (st.last_error[0] && (st.errors || strcmp(st.state ? st.state : "", "streaming"))) {
             fprintf(out, "  %-14s last error: %s", "", st.last_error);
-            if (st.last_status) {
+            if (st.last_status && strncmp(st.last_error, "HTTP ", 5) != 0) {
                 fprintf(out, " (HTTP %ld)", st.last_status);
             }
             fputc('\n', out);
