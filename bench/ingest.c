@@ -129,6 +129,11 @@ static void on_post(void *arg, bv_post *post, const bv_raw *raw)
     r->seen++;
 }
 
+static int on_full(void *arg, int paused)
+{
+    return bv_ingest_full(((run *)arg)->ingest, paused);
+}
+
 static void on_drained(void *arg)
 {
     ((run *)arg)->done = 1;
@@ -177,7 +182,8 @@ static double measure(const bv_ruleset *rs, const bv_codec_ctx *codec, const cha
                              .max_line = 8u << 20,
                              .codec = codec,
                              .post = on_post,
-                             .arg = &r};
+                             .arg = &r,
+                             .full = on_full};
         st = bv_stream_new(r.base, cl, &so, err, sizeof err);
         if (st == NULL) {
             fprintf(stderr, "ingest: %s\n", err);
@@ -353,10 +359,12 @@ int main(int argc, char **argv)
                (double)b / best[i] / 1e6, best[i]);
     }
     printf("\nratios (same run):\n");
-    printf("  live Mastodon SSE vs replay:       %.2fx (target >= 0.8x); firing alerts %llu vs %llu\n",
-           best[1] / best[0], (unsigned long long)alerts[0], (unsigned long long)alerts[1]);
-    printf("  live X NDJSON vs replay:           %.2fx (target >= 0.8x); firing alerts %llu vs %llu\n",
-           best[3] / best[2], (unsigned long long)alerts[2], (unsigned long long)alerts[3]);
+    printf(
+        "  live Mastodon SSE vs replay:       %.2fx (target >= 0.8x); firing alerts %llu vs %llu\n",
+        best[1] / best[0], (unsigned long long)alerts[0], (unsigned long long)alerts[1]);
+    printf(
+        "  live X NDJSON vs replay:           %.2fx (target >= 0.8x); firing alerts %llu vs %llu\n",
+        best[3] / best[2], (unsigned long long)alerts[2], (unsigned long long)alerts[3]);
     bv_buf_free(&sse);
     bv_buf_free(&nd);
     bv_buf_free(&scratch);

@@ -167,6 +167,11 @@ static void on_post(void *arg, bv_post *post, const bv_raw *raw)
     bv_ingest_offer(l->ingest, post);
 }
 
+static int on_full(void *arg, int paused)
+{
+    return bv_ingest_full(((live *)arg)->ingest, paused);
+}
+
 static void print_sources(const live *l, FILE *out)
 {
     int64_t now = bv_now_ms(bv_clock_system());
@@ -591,6 +596,7 @@ int bv_cmd_run(int argc, char **argv)
         .state_dir = sd,
         .post = on_post,
         .arg = &l,
+        .full = on_full,
     };
     l.sources = calloc(conf.sources.n, sizeof *l.sources);
     l.watch = calloc(conf.sources.n, sizeof *l.watch);

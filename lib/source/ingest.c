@@ -179,6 +179,15 @@ void bv_ingest_advance(bv_ingest *in, int64_t now_ms)
     }
 }
 
+int bv_ingest_full(const bv_ingest *in, int paused)
+{
+    size_t high = in->cap / 2 < BV_INGEST_HIGH ? in->cap / 2 : BV_INGEST_HIGH;
+    if (high == 0) {
+        high = 1;
+    }
+    return paused ? in->n > high / 4 : in->n >= high;
+}
+
 size_t bv_ingest_room(const bv_ingest *in)
 {
     return in->cap - in->n;

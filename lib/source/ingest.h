@@ -34,6 +34,11 @@ int bv_ingest_offer(bv_ingest *in, bv_post *post);
  * and never while the pipeline holds a post. Calls made before that happens merge (the latest
  * time wins). */
 void bv_ingest_advance(bv_ingest *in, int64_t now_ms);
+/* Backpressure for the sources (a bv_full_cb): 1 when a source should stop reading: the queue
+ * holds BV_INGEST_HIGH posts or half its size, whichever is less; a source that is paused
+ * already goes on only once the queue is down to a quarter of that. */
+#define BV_INGEST_HIGH 4096
+int bv_ingest_full(const bv_ingest *in, int paused);
 /* Posts that can still be offered without a drop. */
 size_t bv_ingest_room(const bv_ingest *in);
 /* cb(arg) once, on the loop, when the queue is empty and the pipeline idle. BV_OK or BV_ENOMEM. */

@@ -112,6 +112,7 @@ static void *stream_create(const bv_source_conf *c, const secrets *sec, const bv
         .codec = env->codec,
         .post = env->post,
         .arg = env->arg,
+        .full = env->full,
     };
     if (kind == BV_STREAM_MASTODON) {
         /* Mastodon documents no policy: one exponential backoff for every kind of error */
@@ -238,6 +239,7 @@ static void *x_create(const bv_source_conf *c, const secrets *sec, const bv_sour
         .codec = env->codec,
         .post = env->post,
         .arg = env->arg,
+        .full = env->full,
     };
     if (c->stream_rules.n == 0) {
         /* no rules configured: the stream runs on whatever rules X holds */

@@ -68,6 +68,7 @@ typedef struct bv_source_env {
     const char *state_dir; /* cursors and offsets */
     bv_post_cb *post;
     void *arg;
+    bv_full_cb *full; /* may be NULL: backpressure, asked with arg (stream.h) */
 } bv_source_env;
 
 typedef struct bv_source bv_source;

@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ERRBODY_MAX 200 /* bytes of an error response kept for the message */
+#define ERRBODY_MAX 200   /* bytes of an error response kept for the message */
+#define RESUME_CHECK_MS 1 /* while paused, how often the consumer is asked again */
 
 typedef enum { W_ENDED, W_NET, W_HTTP, W_RATE, W_REFUSED } wait_kind;
 
@@ -41,7 +42,9 @@ struct bv_stream {
     int got_status; /* the status of this connection was looked at */
     long status;
     bv_buf errbody;
-    struct event *stall_ev, *retry_ev;
+    struct event *stall_ev, *retry_ev, *resume_ev;
+    bv_full_cb *full;
+    int paused; /* the transfer is paused: the consumer is full */
     const char *state;
     bv_source_stats st;
 };
@@ -178,6 +181,16 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
     }
     bv_source_arm(m->stall_ev,
                   m->stall_ms); /* any byte, heartbeats included, shows the stream is alive */
+    if (m->status == 200 && m->full && m->full(m->arg, 0)) {
+        /* the consumer is behind: leave these bytes in curl, which gives them again once the
+         * transfer goes on; until then TCP holds the rest at the server */
+        m->st.bytes -= len;
+        m->paused = 1;
+        m->st.pauses++;
+        event_del(m->stall_ev);
+        bv_source_arm(m->resume_ev, RESUME_CHECK_MS);
+        return CURL_WRITEFUNC_PAUSE;
+    }
     if (m->status != 200) {
         size_t room = m->errbody.len < ERRBODY_MAX ? ERRBODY_MAX - m->errbody.len : 0;
         if (room && bv_buf_append(&m->errbody, p, len < room ? len : room) != 0) {
@@ -199,11 +212,32 @@ static size_t on_write(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* While paused: go on once the consumer has room again. */
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bv_stream *m = arg;
+    if (!m->paused || !m->running) {
+        m->paused = 0;
+        return;
+    }
+    if (m->full && m->full(m->arg, 1)) {
+        bv_source_arm(m->resume_ev, RESUME_CHECK_MS);
+        return;
+    }
+    m->paused = 0;
+    bv_source_arm(m->stall_ev, m->stall_ms);
+    curl_easy_pause(m->easy, CURLPAUSE_CONT); /* may hand over the held bytes at once */
+}
+
 static void on_done(void *arg, CURL *easy, CURLcode rc)
 {
     bv_stream *m = arg;
     (void)easy;
     m->running = 0;
+    m->paused = 0;
+    event_del(m->resume_ev);
     event_del(m->stall_ev);
     if (!m->got_status) {
         curl_easy_getinfo(m->easy, CURLINFO_RESPONSE_CODE, &m->status);
@@ -334,12 +368,15 @@ bv_stream *bv_stream_new(struct event_base *base, bv_curl_loop *cl, const bv_str
     m->easy = curl_easy_init();
     m->stall_ev = evtimer_new(base, on_stall, m);
     m->retry_ev = evtimer_new(base, on_retry, m);
+    m->resume_ev = evtimer_new(base, on_resume, m);
+    m->full = o->full;
     m->headers =
         curl_slist_append(NULL, x ? "Accept: application/json" : "Accept: text/event-stream");
     if (m->headers && o->token && *o->token) {
         m->headers = bv_source_auth_header(m->headers, "Bearer", o->token);
     }
-    if (!m->name || !m->url || !m->sse || !m->easy || !m->stall_ev || !m->retry_ev || !m->headers) {
+    if (!m->name || !m->url || !m->sse || !m->easy || !m->stall_ev || !m->retry_ev ||
+        !m->resume_ev || !m->headers) {
         snprintf(errstr, errlen, "out of memory");
         bv_stream_free(m);
         return NULL;
@@ -375,6 +412,9 @@ void bv_stream_free(bv_stream *m)
     curl_slist_free_all(m->headers);
     if (m->stall_ev) {
         event_free(m->stall_ev);
+    }
+    if (m->resume_ev) {
+        event_free(m->resume_ev);
     }
     if (m->retry_ev) {
         event_free(m->retry_ev);

@@ -51,6 +51,10 @@ typedef struct bv_raw {
 /* Takes *post (the callback owns it from here); raw is borrowed for the call (never NULL). */
 typedef void bv_post_cb(void *arg, bv_post *post, const bv_raw *raw);
 
+/* Backpressure: 1 when the consumer of the posts cannot take more now. paused says whether the
+ * source is pausing already (so the answer can have hysteresis). */
+typedef int bv_full_cb(void *arg, int paused);
+
 /* Waits between connections, in ms; 0 takes the kind's documented default. */
 typedef struct bv_stream_backoff {
     int64_t net_step, net_max;  /* network errors and stalls (X: linear by step) */
@@ -70,11 +74,16 @@ typedef struct bv_stream_opts {
     const bv_codec_ctx *codec;
     bv_post_cb *post;
     void *arg;
+    /* May be NULL. Asked (with arg) before taking more bytes: 1 when whoever takes the posts is
+     * full, so the source stops reading (TCP then slows the server down) and asks again every
+     * few ms, with paused = 1, whether it may go on. A pause is not a stall. */
+    bv_full_cb *full;
 } bv_stream_opts;
 
 typedef struct bv_source_stats {
     const char *state; /* "connecting", "streaming", "backing off", "failed" */
     uint64_t posts, deletes, skipped, bytes, errors, reconnects;
+    uint64_t pauses;      /* times reading paused because the pipeline was behind */
     int64_t last_post_ms; /* wall clock of the last post, 0 before */
     long last_status;     /* the last HTTP status (0 before any) */
     int64_t next_wait_ms; /* the wait before the coming connection */

@@ -203,12 +203,50 @@ static void test_advance_after_the_queue(void **state)
     world_free(&w);
 }
 
+/* Backpressure: full at half the queue (at most BV_INGEST_HIGH), on again at a quarter of it. */
+static void test_full(void **state)
+{
+    (void)state;
+    world w;
+    world_init(&w);
+    bv_ingest *in = bv_ingest_new(w.base, w.pl, 100);
+    bv_post p;
+    assert_false(bv_ingest_full(in, 0));
+    for (int i = 0; i < 49; i++) {
+        make_post(&p, i);
+        bv_ingest_offer(in, &p);
+    }
+    assert_false(bv_ingest_full(in, 0));
+    make_post(&p, 49);
+    bv_ingest_offer(in, &p);
+    assert_true(bv_ingest_full(in, 0)); /* 50 of 100 */
+    assert_true(bv_ingest_full(in, 1)); /* paused: goes on only at 12 or fewer */
+    bv_ingest_free(in);
+    in = bv_ingest_new(w.base, w.pl, 1000000);
+    for (int i = 0; i < BV_INGEST_HIGH - 1; i++) {
+        make_post(&p, i);
+        bv_ingest_offer(in, &p);
+    }
+    assert_false(bv_ingest_full(in, 0));
+    make_post(&p, 0);
+    bv_ingest_offer(in, &p);
+    assert_true(bv_ingest_full(in, 0)); /* a big queue: full at BV_INGEST_HIGH */
+    bv_ingest_drain(in, on_drained, &w);
+    for (int i = 0; i < 100000 && !w.drained; i++) {
+        event_base_loop(w.base, EVLOOP_ONCE);
+    }
+    assert_false(bv_ingest_full(in, 1));
+    bv_ingest_free(in);
+    world_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queue_and_drops),
         cmocka_unit_test(test_yields_to_the_loop),
         cmocka_unit_test(test_advance_after_the_queue),
+        cmocka_unit_test(test_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -155,6 +155,18 @@ typedef struct rig {
 
 static void rig_start_kind(rig *r, bv_stream_kind kind, const char *token, int64_t stall_ms);
 
+/* Backpressure: the consumer says it is full for its first full_until asks. */
+static bv_full_cb *rig_full;
+static int full_asks, full_until, full_asked_paused;
+
+static int test_full(void *arg, int paused)
+{
+    (void)arg;
+    full_asks++;
+    full_asked_paused += paused;
+    return full_asks <= full_until;
+}
+
 static void rig_start(rig *r, const char *token, int64_t stall_ms)
 {
     rig_start_kind(r, BV_STREAM_MASTODON, token, stall_ms);
@@ -195,7 +207,8 @@ static void rig_start_kind(rig *r, bv_stream_kind kind, const char *token, int64
                         .max_line = rig_max_line,
                         .codec = &r->codec,
                         .post = on_post,
-                        .arg = &r->s};
+                        .arg = &r->s,
+                        .full = rig_full};
     r->m = bv_stream_new(r->base, r->cl, &o, err, sizeof err);
     assert_non_null(r->m);
 }
@@ -308,6 +321,34 @@ static void test_stall(void **state)
     rig_stop(&r);
 }
 
+/* A full consumer pauses the transfer: nothing is lost, the bytes wait in curl and TCP, and a
+ * pause longer than the stall time is not taken for a stall. */
+static void test_backpressure(void **state)
+{
+    (void)state;
+    rig r;
+    rig_full = test_full;
+    full_asks = full_asked_paused = 0;
+    full_until = 80; /* about 80 ms of asking at 1 ms, longer than the 60 ms stall time */
+    rig_start(&r, "user-token-123", 60);
+    int updates = count(r.f.sse, r.f.sse_len, "event: update\n") +
+                  count(r.f.sse, r.f.sse_len, "event: status.update\n");
+    for (int i = 0; i < 2000000 && r.s.posts < updates; i++) {
+        event_base_loop(r.base, EVLOOP_ONCE);
+    }
+    bv_source_stats st;
+    bv_stream_stats_get(r.m, &st);
+    assert_int_equal(r.s.posts, updates);
+    assert_true(full_asks > full_until);
+    assert_true(full_asked_paused >= full_until - 1); /* asked again while paused */
+    assert_true(st.pauses >= 1);
+    assert_int_equal(st.errors, 0);
+    assert_null(strstr(st.last_error, "stalled"));
+    assert_int_equal(r.f.requests, 1);
+    rig_stop(&r);
+    rig_full = NULL;
+}
+
 static void test_x_stream_and_policy(void **state)
 {
     (void)state;
@@ -401,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_stream_reconnect_refused),
         cmocka_unit_test(test_no_token),
         cmocka_unit_test(test_stall),
+        cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_x_stream_and_policy),
         cmocka_unit_test(test_x_garbage),
     };
