@@ -345,6 +345,9 @@ int main(int argc, char **argv)
     if (bad) {
         return 1;
     }
+    printf("\nlive ingest: %llu Mastodon statuses (%.1f MB), %llu X messages (%.1f MB)\n",
+           (unsigned long long)nm, (double)mbytes / 1e6, (unsigned long long)nx,
+           (double)xbytes / 1e6);
     printf("\n| %-44s | %10s | %8s | %8s |\n", "stage (one core; best of 3)", "posts/s", "MB/s",
            "seconds");
     printf("|%s|%s|%s|%s|\n", "----------------------------------------------", "------------",
