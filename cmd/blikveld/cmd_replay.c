@@ -144,9 +144,8 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
                           const char *where, const char *ns)
 {
     char t1[BV_TIME_ISO_LEN], t2[BV_TIME_ISO_LEN];
-    uint64_t posts = 0, deletes = 0, skipped = 0;
+    uint64_t deletes = 0, skipped = 0;
     for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
-        posts += ps->posts[i];
         deletes += ps->deletes[i];
     }
     for (int i = 0; i < BV_SKIP__COUNT; i++) {
@@ -156,14 +155,7 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
     fprintf(stderr, "  lines read      %llu (%.1f MB, %llu blank) in %.2f s\n",
             (unsigned long long)rst->lines, (double)rst->bytes / 1e6,
             (unsigned long long)rst->blank, (double)elapsed_ms / 1000.0);
-    fprintf(stderr, "  posts           %llu", (unsigned long long)posts);
-    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
-        if (ps->posts[i]) {
-            fprintf(stderr, "  %s %llu", bv_platform_name((bv_platform)i),
-                    (unsigned long long)ps->posts[i]);
-        }
-    }
-    fputc('\n', stderr);
+    uint64_t posts = bv_cmd_print_posts(ps);
     if (ps->max_ms != INT64_MIN) {
         fprintf(stderr, "  event time      %s .. %s\n", bv_time_format_iso8601(ps->first_ms, t1),
                 bv_time_format_iso8601(ps->max_ms, t2));
@@ -177,28 +169,8 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
         }
     }
     fputc('\n', stderr);
-    fprintf(stderr, "  late posts      %llu (not counted in windows)\n",
-            (unsigned long long)ps->late);
-    if (ps->duplicates) {
-        fprintf(stderr, "  duplicates      %llu (matching posts seen before: counted once)\n",
-                (unsigned long long)ps->duplicates);
-    }
-    if (ps->clamped) {
-        fprintf(stderr, "  future posts    %llu (clamped to their receive time)\n",
-                (unsigned long long)ps->clamped);
-    }
-    fprintf(stderr, "  matches\n");
-    for (size_t i = 0; i < bv_rules_count(rs); i++) {
-        fprintf(stderr, "    %-28s %llu\n", bv_rules_get(rs, i)->id,
-                (unsigned long long)ps->matches[i]);
-    }
-    fprintf(stderr, "  alerts          %llu firing, %llu resolved, %zu still firing at the end",
-            (unsigned long long)d->alerts_firing, (unsigned long long)d->alerts_resolved,
-            bs->firing_now);
-    if (bs->suppressed) {
-        fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
-    }
-    fputc('\n', stderr);
+    bv_cmd_print_late(ps);
+    bv_cmd_print_alerts(rs, ps, bs, d->alerts_firing, d->alerts_resolved);
     bv_cmd_print_store(ss, where, ns, posts);
     if (d->sink_failures) {
         fprintf(stderr, "  alert output    %llu writes FAILED\n",
@@ -231,9 +203,8 @@ int bv_cmd_replay(int argc, char **argv)
     memset(&conf, 0, sizeof conf);
     const char *config = NULL, *event = NULL, *alerts_path = NULL, *errors_path = NULL;
     const char *state_dir = NULL, *lateness = NULL, *redis_url = NULL, *run = NULL;
-    bv_redis_addr raddr;
-    memset(&raddr, 0, sizeof raddr);
-    char where[BV_REDIS_ADDR_FMT_MAX] = "";
+    bv_cmd_event ev;
+    memset(&ev, 0, sizeof ev);
     char *key_ns = NULL;
     const char **rules = calloc((size_t)argc + 1, sizeof *rules);
     size_t nrules = 0;
@@ -245,14 +216,15 @@ int bv_cmd_replay(int argc, char **argv)
     bv_diag diag;
     memset(&diag, 0, sizeof diag);
 
-    bv_ruleset *rs = NULL;
-    bv_pseudo *pseudo = NULL;
+    const bv_ruleset *rs = NULL;
+    const bv_pseudo *pseudo = NULL;
     bv_store *store = NULL;
     bv_pipeline *pl = NULL;
     bv_replay *rp = NULL;
     struct event *sigint = NULL, *sigterm = NULL;
     FILE *errors = NULL;
-    char *event_name = NULL, *sd = NULL, *ns = NULL;
+    const char *event_name = NULL;
+    char *ns = NULL;
     drill d;
     memset(&d, 0, sizeof d);
     if (rules == NULL) {
@@ -360,17 +332,6 @@ int bv_cmd_replay(int argc, char **argv)
         conf.redis.timeout_ms = 5000;
         conf.redis.max_pending = 1000000;
     }
-    if (redis_url == NULL) {
-        redis_url = conf.redis.url;
-    }
-    if (redis_url &&
-        bv_redis_url_parse(redis_url, strlen(redis_url), &raddr, errstr, sizeof errstr) != 0) {
-        fprintf(stderr, "blikveld replay: --redis: %s\n", errstr);
-        goto usage_error;
-    }
-    if (redis_url) {
-        bv_redis_addr_format(&raddr, where, sizeof where);
-    }
     if (lateness && bv_duration_parse(lateness, strlen(lateness), &conf.lateness_ms) != 0) {
         fprintf(stderr, "blikveld replay: --lateness takes a duration like 2m or 30s, not '%s'\n",
                 lateness);
@@ -385,45 +346,31 @@ int bv_cmd_replay(int argc, char **argv)
         fprintf(stderr, "blikveld replay: no rule set: give --rules FILE or rules: in --config\n");
         goto usage_error;
     }
-    event_name = strdup(event ? event : conf.event ? conf.event : "");
-    if (event_name && !*event_name) {
-        free(event_name);
-        event_name = bv_cmd_name_from_path(rules[0]);
-    }
-    sd = state_dir        ? strdup(state_dir)
-         : conf.state_dir ? strdup(conf.state_dir)
-                          : bv_cmd_default_state_dir();
-    if (event_name == NULL || sd == NULL) {
-        goto out;
-    }
-    if (!bv_cmd_name_ok(event_name)) {
-        fprintf(stderr,
-                "blikveld replay: the event's name '%s' may hold only letters, digits, '-', '_' "
-                "and '.' (give --event NAME)\n",
-                event_name);
+    bv_cmd_event_args ea = {
+        .cmd = "replay",
+        .name_flag = event,
+        .conf_name = conf.event,
+        .rules = rules,
+        .nrules = nrules,
+        .state_flag = state_dir,
+        .conf_state = conf.state_dir,
+        .redis_flag = redis_url,
+        .conf_redis = conf.redis.url,
+    };
+    int setup = bv_cmd_event_setup(&ev, &ea);
+    if (setup == 2) {
         goto usage_error;
     }
-
-    if (bv_rules_load(&rs, rules, nrules, &diag) != 0) {
-        fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
+    if (setup != 0) {
         goto out;
     }
-    if (bv_pseudo_load(&pseudo, sd, errstr, sizeof errstr) != 0) {
-        fprintf(stderr, "blikveld replay: pseudonym key: %s\n", errstr);
-        goto out;
-    }
+    rs = ev.rs;
+    pseudo = ev.pseudo;
+    event_name = ev.name;
     d.base = event_base_new();
-    if (d.base == NULL) {
+    if (d.base == NULL ||
+        bv_cmd_sinks_open(d.sinks, &d.nsinks, format, alerts_path, "w", "replay") != 0) {
         goto out;
-    }
-    d.sinks[d.nsinks++] = bv_sink_stream_new(stdout, 0, format);
-    if (alerts_path) {
-        FILE *af = fopen(alerts_path, "w");
-        if (af == NULL) {
-            fprintf(stderr, "blikveld replay: %s: %s\n", alerts_path, strerror(errno));
-            goto out;
-        }
-        d.sinks[d.nsinks++] = bv_sink_stream_new(af, 1, BV_FORMAT_JSON);
     }
     if (errors_path) {
         errors = fopen(errors_path, "w");
@@ -438,11 +385,11 @@ int bv_cmd_replay(int argc, char **argv)
     size_t nslen = strlen(event_name) + 8;
     ns = malloc(nslen);
     key_ns = malloc(nslen + 128);
-    if (ns == NULL || key_ns == NULL || d.sinks[0] == NULL || d.sinks[d.nsinks - 1] == NULL) {
+    if (ns == NULL || key_ns == NULL) {
         goto out;
     }
     snprintf(ns, nslen, "drill/%s", event_name);
-    if (redis_url) {
+    if (ev.redis) {
         char fresh[64];
         if (run == NULL) {
             char t[BV_TIME_ISO_LEN];
@@ -457,7 +404,7 @@ int bv_cmd_replay(int argc, char **argv)
             run = fresh;
         }
         snprintf(key_ns, nslen + 128, "%s/%s", ns, run);
-        store = bv_cmd_store_new(d.base, &raddr, &conf.redis, "replay");
+        store = bv_cmd_store_new(d.base, &ev.raddr, &conf.redis, "replay");
         if (store == NULL) {
             goto out;
         }
@@ -525,9 +472,9 @@ int bv_cmd_replay(int argc, char **argv)
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(d.book, &bs);
         int64_t ended = rst.ended_mono ? rst.ended_mono : bv_mono_ms(bv_clock_system());
-        print_summary(rs, &rst, &ps, &bs, &ss, &d, ended - rst.started_mono, where, key_ns);
+        print_summary(rs, &rst, &ps, &bs, &ss, &d, ended - rst.started_mono, ev.where, key_ns);
     }
-    if (redis_url) {
+    if (ev.redis) {
         bv_store_stats ss;
         bv_store_stats_get(store, &ss);
         if (ss.pending) {
@@ -564,14 +511,10 @@ out:
     if (d.base) {
         event_base_free(d.base);
     }
-    bv_pseudo_free(pseudo);
-    bv_rules_free(rs);
+    bv_cmd_event_free(&ev);
     bv_config_free(conf_table, &conf);
-    free(event_name);
-    free(sd);
     free(ns);
     free(key_ns);
-    bv_redis_addr_free(&raddr);
     free(rules);
     return rc;
 }

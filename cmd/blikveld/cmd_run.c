@@ -276,52 +276,24 @@ static void print_summary(const live *l, const bv_ruleset *rs, const bv_pipeline
 {
     int64_t now = bv_now_ms(bv_clock_system());
     char d[32];
-    uint64_t posts = 0, deletes = 0;
+    uint64_t deletes = 0;
     for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
-        posts += ps->posts[i];
         deletes += ps->deletes[i];
     }
     bv_ingest_stats is;
     bv_ingest_stats_get(l->ingest, &is);
     fprintf(stderr, "summary:\n");
     fprintf(stderr, "  ran             %s\n", bv_duration_format(now - l->started_ms, d));
-    fprintf(stderr, "  posts           %llu", (unsigned long long)posts);
-    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
-        if (ps->posts[i]) {
-            fprintf(stderr, "  %s %llu", bv_platform_name((bv_platform)i),
-                    (unsigned long long)ps->posts[i]);
-        }
-    }
-    fputc('\n', stderr);
+    uint64_t posts = bv_cmd_print_posts(ps);
     fprintf(stderr, "  deletes         %llu\n", (unsigned long long)deletes);
-    fprintf(stderr, "  late posts      %llu (not counted in windows)\n",
-            (unsigned long long)ps->late);
-    if (ps->duplicates) {
-        fprintf(stderr, "  duplicates      %llu (matching posts seen before: counted once)\n",
-                (unsigned long long)ps->duplicates);
-    }
-    if (ps->clamped) {
-        fprintf(stderr, "  future posts    %llu (clamped to their receive time)\n",
-                (unsigned long long)ps->clamped);
-    }
+    bv_cmd_print_late(ps);
     fprintf(stderr, "  queue           %zu at most", is.queued_max);
     if (is.dropped) {
         fprintf(stderr, ", %llu posts DROPPED (the pipeline fell behind)",
                 (unsigned long long)is.dropped);
     }
     fputc('\n', stderr);
-    fprintf(stderr, "  matches\n");
-    for (size_t i = 0; i < bv_rules_count(rs); i++) {
-        fprintf(stderr, "    %-28s %llu\n", bv_rules_get(rs, i)->id,
-                (unsigned long long)ps->matches[i]);
-    }
-    fprintf(stderr, "  alerts          %llu firing, %llu resolved, %zu still firing at the end",
-            (unsigned long long)l->alerts_firing, (unsigned long long)l->alerts_resolved,
-            bs->firing_now);
-    if (bs->suppressed) {
-        fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
-    }
-    fputc('\n', stderr);
+    bv_cmd_print_alerts(rs, ps, bs, l->alerts_firing, l->alerts_resolved);
     if (l->health_alerts) {
         fprintf(stderr, "  health alerts   %llu (quiet sources), %zu firing at the end\n",
                 (unsigned long long)l->health_alerts, bv_health_firing(l->health));
@@ -378,23 +350,23 @@ int bv_cmd_run(int argc, char **argv)
     memset(&conf, 0, sizeof conf);
     const char *config = NULL, *event = NULL, *record_path = NULL, *alerts_path = NULL;
     const char *state_dir = NULL, *redis_url = NULL;
-    bv_redis_addr raddr;
-    memset(&raddr, 0, sizeof raddr);
-    char where[BV_REDIS_ADDR_FMT_MAX] = "";
+    bv_cmd_event ev;
+    memset(&ev, 0, sizeof ev);
     int quiet = 0, c, rc = 1;
     bv_sink_format format = BV_FORMAT_JSON;
     char errstr[1024];
     bv_diag diag;
     memset(&diag, 0, sizeof diag);
 
-    bv_ruleset *rs = NULL;
-    bv_pseudo *pseudo = NULL;
+    const bv_ruleset *rs = NULL;
+    const bv_pseudo *pseudo = NULL;
     bv_store *store = NULL;
     bv_pipeline *pl = NULL;
     bv_curl_loop *cl = NULL;
     struct evdns_base *dns = NULL;
     struct event *sigint = NULL, *sigterm = NULL, *sigusr1 = NULL, *tick = NULL;
-    char *event_name = NULL, *sd = NULL, *ns = NULL;
+    const char *event_name = NULL, *sd = NULL;
+    char *ns = NULL;
     live l;
     memset(&l, 0, sizeof l);
 
@@ -477,72 +449,46 @@ int bv_cmd_run(int argc, char **argv)
             }
         }
     }
-    if (redis_url == NULL) {
-        redis_url = conf.redis.url;
-    }
-    if (redis_url &&
-        bv_redis_url_parse(redis_url, strlen(redis_url), &raddr, errstr, sizeof errstr) != 0) {
-        fprintf(stderr, "blikveld run: redis: %s\n", errstr);
-        goto usage_error;
-    }
-    if (redis_url) {
-        bv_redis_addr_format(&raddr, where, sizeof where);
-    }
     if (conf.rules.n == 0) {
         fprintf(stderr, "%s: no rule set: give rules: [FILE, ...]\n", config);
         goto out;
     }
-    event_name = strdup(event ? event : conf.event ? conf.event : "");
-    if (event_name && !*event_name) {
-        free(event_name);
-        event_name = bv_cmd_name_from_path(conf.rules.v[0]);
-    }
-    sd = state_dir        ? strdup(state_dir)
-         : conf.state_dir ? strdup(conf.state_dir)
-                          : bv_cmd_default_state_dir();
-    if (event_name == NULL || sd == NULL) {
-        goto out;
-    }
-    if (!bv_cmd_name_ok(event_name)) {
-        fprintf(stderr,
-                "blikveld run: the event's name '%s' may hold only letters, digits, '-', '_' "
-                "and '.' (give --event NAME)\n",
-                event_name);
+    bv_cmd_event_args ea = {
+        .cmd = "run",
+        .name_flag = event,
+        .conf_name = conf.event,
+        .rules = (const char *const *)conf.rules.v,
+        .nrules = conf.rules.n,
+        .state_flag = state_dir,
+        .conf_state = conf.state_dir,
+        .redis_flag = redis_url,
+        .conf_redis = conf.redis.url,
+        .create_state_dir = 1,
+    };
+    int setup = bv_cmd_event_setup(&ev, &ea);
+    if (setup == 2) {
         goto usage_error;
     }
-    if (bv_file_mkdirs(sd) != 0) {
-        fprintf(stderr, "blikveld run: state_dir %s: %s\n", sd, strerror(errno));
+    if (setup != 0) {
         goto out;
     }
-    if (bv_rules_load(&rs, (const char *const *)conf.rules.v, conf.rules.n, &diag) != 0) {
-        fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
-        goto out;
-    }
-    if (bv_pseudo_load(&pseudo, sd, errstr, sizeof errstr) != 0) {
-        fprintf(stderr, "blikveld run: pseudonym key: %s\n", errstr);
-        goto out;
-    }
+    rs = ev.rs;
+    pseudo = ev.pseudo;
+    event_name = ev.name;
+    sd = ev.state_dir;
 
     l.base = event_base_new();
-    if (l.base == NULL) {
+    if (l.base == NULL ||
+        bv_cmd_sinks_open(l.sinks, &l.nsinks, format, alerts_path, "a", "run") != 0) {
         goto out;
-    }
-    l.sinks[l.nsinks++] = bv_sink_stream_new(stdout, 0, format);
-    if (alerts_path) {
-        FILE *af = fopen(alerts_path, "a");
-        if (af == NULL) {
-            fprintf(stderr, "blikveld run: %s: %s\n", alerts_path, strerror(errno));
-            goto out;
-        }
-        l.sinks[l.nsinks++] = bv_sink_stream_new(af, 1, BV_FORMAT_JSON);
     }
     size_t nslen = strlen(event_name) + 8;
     ns = malloc(nslen);
-    if (ns == NULL || l.sinks[0] == NULL || l.sinks[l.nsinks - 1] == NULL) {
+    if (ns == NULL) {
         goto out;
     }
     snprintf(ns, nslen, "live/%s", event_name);
-    store = bv_cmd_store_new(l.base, redis_url ? &raddr : NULL, &conf.redis, "run");
+    store = bv_cmd_store_new(l.base, ev.redis ? &ev.raddr : NULL, &conf.redis, "run");
     if (store == NULL) {
         goto out;
     }
@@ -636,7 +582,7 @@ int bv_cmd_run(int argc, char **argv)
         goto out;
     }
     bv_log(BV_LOG_INFO, "run", "event %s: %zu sources, %zu rules, store %s", event_name, l.nsources,
-           bv_rules_count(rs), redis_url ? where : "memory");
+           bv_rules_count(rs), ev.redis ? ev.where : "memory");
 
     while (!l.stopping && !l.err) {
         if (event_base_loop(l.base, EVLOOP_ONCE) < 0) {
@@ -684,7 +630,7 @@ int bv_cmd_run(int argc, char **argv)
         bv_store_stats_get(store, &ss);
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(l.book, &bs);
-        print_summary(&l, rs, &ps, &bs, &ss, where, ns);
+        print_summary(&l, rs, &ps, &bs, &ss, ev.where, ns);
     }
     rc = l.err || l.sink_failures ? 1 : 0;
     goto out;
@@ -728,12 +674,8 @@ out:
     if (l.base) {
         event_base_free(l.base);
     }
-    bv_pseudo_free(pseudo);
-    bv_rules_free(rs);
+    bv_cmd_event_free(&ev);
     bv_config_free(conf_table, &conf);
-    free(event_name);
-    free(sd);
     free(ns);
-    bv_redis_addr_free(&raddr);
     return rc;
 }

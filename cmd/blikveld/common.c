@@ -1,11 +1,14 @@
-/* common.c: what the subcommands share when they wire things: the `redis:` config section and
- * the Redis or memory store it gives, the default state directory, event names, and the store
- * part of the summary. */
+/* common.c: what the subcommands share when they wire things: the event they run (its name,
+ * state directory, Redis address, rule set and pseudonym key), the `redis:` config section and
+ * the Redis or memory store it gives, the alert outputs, and the store part of the summary. */
+#include "alert/sink.h"
 #include "cmd.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "engine/store_memory.h"
 #include "engine/store_redis.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,4 +144,130 @@ bv_store *bv_cmd_store_new(struct event_base *base, const bv_redis_addr *addr,
         fprintf(stderr, "blikveld %s: redis: %s\n", cmd, errstr);
     }
     return store;
+}
+
+int bv_cmd_event_setup(bv_cmd_event *ev, const bv_cmd_event_args *a)
+{
+    char errstr[1024];
+    bv_diag diag;
+    memset(ev, 0, sizeof *ev);
+    const char *url = a->redis_flag ? a->redis_flag : a->conf_redis;
+    if (url) {
+        if (bv_redis_url_parse(url, strlen(url), &ev->raddr, errstr, sizeof errstr) != 0) {
+            fprintf(stderr, "blikveld %s: redis: %s\n", a->cmd, errstr);
+            return 2;
+        }
+        ev->redis = 1;
+        bv_redis_addr_format(&ev->raddr, ev->where, sizeof ev->where);
+    }
+    const char *name = a->name_flag ? a->name_flag : a->conf_name;
+    ev->name = name && *name ? strdup(name) : bv_cmd_name_from_path(a->rules[0]);
+    ev->state_dir = a->state_flag   ? strdup(a->state_flag)
+                    : a->conf_state ? strdup(a->conf_state)
+                                    : bv_cmd_default_state_dir();
+    if (ev->name == NULL || ev->state_dir == NULL) {
+        fprintf(stderr, "blikveld %s: out of memory\n", a->cmd);
+        return 1;
+    }
+    if (!bv_cmd_name_ok(ev->name)) {
+        fprintf(stderr,
+                "blikveld %s: the event's name '%s' may hold only letters, digits, '-', '_' "
+                "and '.' (give --event NAME)\n",
+                a->cmd, ev->name);
+        return 2;
+    }
+    if (a->create_state_dir && bv_file_mkdirs(ev->state_dir) != 0) {
+        fprintf(stderr, "blikveld %s: state_dir %s: %s\n", a->cmd, ev->state_dir, strerror(errno));
+        return 1;
+    }
+    if (bv_rules_load(&ev->rs, a->rules, a->nrules, &diag) != 0) {
+        fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
+        return 1;
+    }
+    if (bv_pseudo_load(&ev->pseudo, ev->state_dir, errstr, sizeof errstr) != 0) {
+        fprintf(stderr, "blikveld %s: pseudonym key: %s\n", a->cmd, errstr);
+        return 1;
+    }
+    return 0;
+}
+
+void bv_cmd_event_free(bv_cmd_event *ev)
+{
+    bv_pseudo_free(ev->pseudo);
+    bv_rules_free(ev->rs);
+    free(ev->name);
+    free(ev->state_dir);
+    bv_redis_addr_free(&ev->raddr);
+    memset(ev, 0, sizeof *ev);
+}
+
+int bv_cmd_sinks_open(bv_sink **sinks, size_t *n, bv_sink_format format, const char *alerts_path,
+                      const char *mode, const char *cmd)
+{
+    *n = 0;
+    sinks[(*n)++] = bv_sink_stream_new(stdout, 0, format);
+    if (sinks[0] == NULL) {
+        return -1;
+    }
+    if (alerts_path) {
+        FILE *af = fopen(alerts_path, mode);
+        if (af == NULL) {
+            fprintf(stderr, "blikveld %s: %s: %s\n", cmd, alerts_path, strerror(errno));
+            return -1;
+        }
+        sinks[*n] = bv_sink_stream_new(af, 1, BV_FORMAT_JSON);
+        if (sinks[*n] == NULL) {
+            fclose(af);
+            return -1;
+        }
+        (*n)++;
+    }
+    return 0;
+}
+
+uint64_t bv_cmd_print_posts(const bv_pipeline_stats *ps)
+{
+    uint64_t posts = 0;
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        posts += ps->posts[i];
+    }
+    fprintf(stderr, "  posts           %llu", (unsigned long long)posts);
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        if (ps->posts[i]) {
+            fprintf(stderr, "  %s %llu", bv_platform_name((bv_platform)i),
+                    (unsigned long long)ps->posts[i]);
+        }
+    }
+    fputc('\n', stderr);
+    return posts;
+}
+
+void bv_cmd_print_late(const bv_pipeline_stats *ps)
+{
+    fprintf(stderr, "  late posts      %llu (not counted in windows)\n",
+            (unsigned long long)ps->late);
+    if (ps->duplicates) {
+        fprintf(stderr, "  duplicates      %llu (matching posts seen before: counted once)\n",
+                (unsigned long long)ps->duplicates);
+    }
+    if (ps->clamped) {
+        fprintf(stderr, "  future posts    %llu (clamped to their receive time)\n",
+                (unsigned long long)ps->clamped);
+    }
+}
+
+void bv_cmd_print_alerts(const bv_ruleset *rs, const bv_pipeline_stats *ps, const bv_book_stats *bs,
+                         uint64_t firing, uint64_t resolved)
+{
+    fprintf(stderr, "  matches\n");
+    for (size_t i = 0; i < bv_rules_count(rs); i++) {
+        fprintf(stderr, "    %-28s %llu\n", bv_rules_get(rs, i)->id,
+                (unsigned long long)ps->matches[i]);
+    }
+    fprintf(stderr, "  alerts          %llu firing, %llu resolved, %zu still firing at the end",
+            (unsigned long long)firing, (unsigned long long)resolved, bs->firing_now);
+    if (bs->suppressed) {
+        fprintf(stderr, ", %llu held back by cooldown", (unsigned long long)bs->suppressed);
+    }
+    fputc('\n', stderr);
 }

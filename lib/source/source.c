@@ -92,14 +92,15 @@ struct bv_source {
 
 /* --- plugins ---------------------------------------------------------------------------- */
 
-static void *stream_create(const bv_source_conf *c, const secrets *sec, const bv_source_env *env,
-                           bv_stream_kind kind, char *errstr, size_t errlen)
+/* A stream's options from an item; the strings are borrowed from c, env and token. */
+static bv_stream_opts stream_opts(const bv_source_conf *c, const bv_source_env *env,
+                                  bv_stream_kind kind, const char *token)
 {
     bv_stream_opts o = {
         .kind = kind,
         .name = c->name,
         .url = c->url,
-        .token = sec->token,
+        .token = token,
         .stall_ms = c->stall_ms,
         .backoff = {.net_step = c->network_step_ms,
                     .net_max = c->network_max_ms,
@@ -119,6 +120,13 @@ static void *stream_create(const bv_source_conf *c, const secrets *sec, const bv
         o.backoff.net_step = c->backoff_min_ms;
         o.backoff.net_max = c->backoff_max_ms;
     }
+    return o;
+}
+
+static void *stream_create(const bv_source_conf *c, const secrets *sec, const bv_source_env *env,
+                           bv_stream_kind kind, char *errstr, size_t errlen)
+{
+    bv_stream_opts o = stream_opts(c, env, kind, sec->token);
     return bv_stream_new(env->base, env->curl, &o, errstr, errlen);
 }
 
@@ -222,25 +230,10 @@ static void *x_create(const bv_source_conf *c, const secrets *sec, const bv_sour
         x_source_free(x);
         return NULL;
     }
-    x->o = (bv_stream_opts){
-        .kind = BV_STREAM_X,
-        .name = x->name,
-        .url = x->url,
-        .token = x->token,
-        .stall_ms = c->stall_ms,
-        .backoff = {.net_step = c->network_step_ms,
-                    .net_max = c->network_max_ms,
-                    .http_min = c->backoff_min_ms,
-                    .http_max = c->backoff_max_ms,
-                    .rate_min = c->rate_min_ms,
-                    .rate_max = c->rate_max_ms},
-        .max_line = (size_t)c->max_message,
-        .clock = env->clock,
-        .codec = env->codec,
-        .post = env->post,
-        .arg = env->arg,
-        .full = env->full,
-    };
+    /* the stream starts after the rule sync, from copies that live as long as the source */
+    x->o = stream_opts(c, env, BV_STREAM_X, x->token);
+    x->o.name = x->name;
+    x->o.url = x->url;
     if (c->stream_rules.n == 0) {
         /* no rules configured: the stream runs on whatever rules X holds */
         x->stream = bv_stream_new(env->base, env->curl, &x->o, errstr, errlen);
