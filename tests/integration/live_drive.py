@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """live_drive.py: `blikveld run` end to end against the local fake platforms
-(fake_platforms.py): Mastodon SSE, X NDJSON, Telegram long polling, Reddit polling and signed
-Facebook webhooks at once on one loop. Checks that the posts arrive and alert, a repeated post
+(fake_platforms.py: Mastodon SSE, X NDJSON and its stream rules, Telegram long polling, Reddit
+polling, signed Facebook webhooks; tests/unit/jetstream_server.py: Bluesky's Jetstream over a
+WebSocket) at once on one loop. Checks that the posts arrive and alert, a repeated post
 counts once, a quiet source raises a flatline health alert, SIGUSR1 prints the sources, SIGTERM
 ends with exit 0 and a summary, the recording replays to the same alerts, no raw author or
 secret reaches the recording, the alerts or the logs, and offsets and cursors survive a
@@ -115,7 +116,18 @@ with open(os.path.join(T, "rules.yaml"), "w") as f:
 
 fake = subprocess.Popen([PY, os.path.join(HERE, "fake_platforms.py"), os.path.join(T, "plan.json"),
                          STATE], stdout=subprocess.DEVNULL, stderr=open(os.path.join(T, "fake.err"), "w"))
-procs = [fake]
+# Bluesky: the fake Jetstream of the unit tests (python3-websockets), sending the recorded
+# events once; a restart must come back with the saved cursor minus the rewind (5 s)
+JET_EVENTS = os.path.join(HERE, "..", "fixtures", "platforms", "jetstream", "events.ndjson")
+JET_PLAN = [{"cursor": None, "send": -1, "end": "stall"},
+            {"cursor": "resume", "send": -1, "end": "stall"}]
+JET_LOG = os.path.join(T, "jetstream.log")
+jet = subprocess.Popen([PY, os.path.join(HERE, "..", "unit", "jetstream_server.py"), JET_EVENTS,
+                        json.dumps(JET_PLAN), "1048576", "5000000"], stdin=subprocess.PIPE,
+                       stdout=open(JET_LOG, "w"), stderr=subprocess.STDOUT)
+procs = [fake, jet]
+DIDS = sorted({w.split('"')[0] for w in read(JET_EVENTS).split('did:plc:')[1:]})
+DIDS = ["did:plc:" + d for d in DIDS if d]
 
 
 def cleanup():
@@ -130,11 +142,16 @@ try:
         check("fake platforms start", False, read(os.path.join(T, "fake.err")))
         sys.exit(1)
     port = int(read(os.path.join(STATE, "port")))
+    if not wait_until(lambda: read(JET_LOG).split("\n")[0].strip().isdigit(), 10):
+        check("fake Jetstream starts", False, read(JET_LOG))
+        sys.exit(1)
+    jport = int(read(JET_LOG).split("\n")[0])
     base = "http://127.0.0.1:%d" % port
     CONFIG = """event: haren-live
 rules: [rules.yaml]
 state_dir: state
 lateness: 2m
+record: {{dir: recordings, retention: 30d}}
 sources:
   - platform: mastodon
     url: {base}/api/v1/streaming/public
@@ -159,7 +176,9 @@ sources:
     url: {base}/r/empty/new.json
     poll: 200ms
     flatline: 2s
-""".format(base=base)
+  - platform: bluesky
+    url: ws://127.0.0.1:{jport}/subscribe?wantedCollections=app.bsky.feed.post
+""".format(base=base, jport=jport)
     with open(os.path.join(T, "live.yaml"), "w") as f:
         f.write(CONFIG)
     env = dict(os.environ, T_MASTODON=SECRETS["mastodon"], T_X=SECRETS["x"],
@@ -189,6 +208,10 @@ sources:
           wait_until(lambda: all(delivered(p) == len(PLAN["posts"][p]) for p in PLAN["posts"]), 20),
           str({p: delivered(p) for p in PLAN["posts"]}))
 
+    check("the fake Jetstream sent its events to a right request",
+          wait_until(lambda: "sent 0 " in read(JET_LOG), 10) and "WRONG" not in read(JET_LOG),
+          read(JET_LOG))
+
     def rules_fired():
         return {a["rule"] for a in jsonl(out) if a["state"] == "firing"}
     want = {"brand-haven", "feest-haren", "flatline-reddit-quiet"}
@@ -210,7 +233,10 @@ sources:
     check("SIGTERM ends the run with exit 0", rc == 0, "rc=%s\n%s" % (rc, read(err)))
     log = read(err)
     check("the summary counts the repeated post once", "duplicates      1" in log, log)
-    check("the summary lists the sources", "summary:" in log and "reddit-quiet" in log.split("summary:")[-1], log)
+    summary = log.split("summary:")[-1]
+    check("the summary lists the sources", "reddit-quiet" in summary and "bluesky" in summary, log)
+    bsky = [l.split() for l in summary.splitlines() if l.split()[:2] == ["bluesky", "bluesky"]]
+    check("Bluesky posts came through the WebSocket", bsky and int(bsky[0][3]) > 0, summary)
     errors = read(os.path.join(STATE, "errors"))
     check("every request the fake platforms saw was right (path, query, auth, offset, before)",
           errors == "", errors)
@@ -226,10 +252,13 @@ sources:
     # the recording: one envelope per received post, deletes as deletes
     envs = jsonl(rec)
     n_posts = sum(len(v) for v in PLAN["posts"].values()) + 1  # + the repeated status
-    kinds = [e["kind"] for e in envs]
+    kinds = [e["kind"] for e in envs if e["platform"] != "bluesky"]
     check("the recording holds every received post and the delete",
           kinds.count("post") == n_posts and kinds.count("delete") == 1,
           "%d posts, %d deletes" % (kinds.count("post"), kinds.count("delete")))
+    check("the recording holds the Bluesky posts",
+          sum(1 for e in envs if e["platform"] == "bluesky") == int(bsky[0][3]) + int(bsky[0][4]),
+          str(bsky))
 
     # privacy: no raw author id, handle or name and no secret in the recording or the logs, nor
     # in the alerts apart from a sample's link (a Mastodon link is the post's public address,
@@ -243,7 +272,15 @@ sources:
     leaks = [a for a in AUTHORS if a in text or a.split("_")[1].title() + "\"" in text]
     leaks += [s for s in SECRETS.values() if s in text]
     leaks += [str(880000 + i) for i in range(len(AUTHORS)) if str(880000 + i) in text]
-    check("no raw author or secret in the recording, the logs or the alerts", not leaks, str(leaks))
+    leaks += [d for d in DIDS if d in text]
+    check("no raw author, DID or secret in the recording, the logs or the alerts", not leaks,
+          str(leaks))
+
+    rdir = os.path.join(T, "recordings")
+    days = sorted(os.listdir(rdir)) if os.path.isdir(rdir) else []
+    check("record: dir gets the same lines in day files (EVENT-YYYY-MM-DD.jsonl)",
+          days and all(d.startswith("haren-live-") and d.endswith(".jsonl") for d in days) and
+          "".join(read(os.path.join(rdir, d)) for d in days) == read(rec), str(days))
 
     # live and replay agree
     rep_out = os.path.join(T, "replay.jsonl")
@@ -282,8 +319,10 @@ sources:
     check("after a restart nothing is fetched twice (offset and before= from state_dir)",
           rc2 == 0 and errors == "" and {p: delivered(p) for p in before} == before,
           "rc=%s errors=%s %s" % (rc2, errors, read(err2)))
-    leaks = [x for x in list(SECRETS.values()) + AUTHORS if x in read(err2)]
+    leaks = [x for x in list(SECRETS.values()) + AUTHORS + DIDS if x in read(err2)]
     check("no raw author or secret in the second run's log", not leaks, str(leaks))
+    check("after a restart Bluesky resumes from the saved cursor minus the rewind",
+          "conn 1 ok" in read(JET_LOG) and "WRONG" not in read(JET_LOG), read(JET_LOG))
 finally:
     cleanup()
     if failed == 0 and not os.environ.get("KEEP"):
