@@ -19,7 +19,6 @@
 #include <yajl/yajl_parse.h>
 
 #define DEDUPE_KEYS 4096 /* the events remembered for the replayed overlap */
-#define WHO "bluesky"
 
 struct bv_jetstream {
     struct event_base *base;
@@ -260,7 +259,7 @@ static void save_cursor(bv_jetstream *j)
     int e = bv_source_state_save(j->cursor_path, num);
     if (e != 0) {
         j->st.errors++;
-        bv_log(BV_LOG_ERROR, WHO, "%s: cannot save the cursor in %s: %s", j->name, j->cursor_path,
+        bv_log(BV_LOG_ERROR, j->name, "cannot save the cursor in %s: %s", j->cursor_path,
                strerror(e));
     }
     j->cursor_dirty = 0;
@@ -278,7 +277,7 @@ static void load_cursor(bv_jetstream *j)
     if (errno == 0 && end != buf && *end == '\0' && v > 0) {
         j->cursor_us = v;
     } else {
-        bv_log(BV_LOG_WARN, WHO, "%s: %s holds no cursor; starting from the live tail", j->name,
+        bv_log(BV_LOG_WARN, j->name, "%s holds no cursor; starting from the live tail",
                j->cursor_path);
     }
 }
@@ -309,7 +308,7 @@ static void count_error(bv_jetstream *j, const char *detail)
 {
     j->st.errors++;
     bv_source_set_error(&j->st, detail);
-    bv_log(BV_LOG_DEBUG, WHO, "%s: %s", j->name, detail);
+    bv_log(BV_LOG_DEBUG, j->name, "%s", detail);
 }
 
 static void on_message(void *arg, int opcode, char *data, size_t len)
@@ -384,7 +383,7 @@ static void on_open(void *arg)
     bv_jetstream *j = arg;
     j->state = "streaming";
     j->st.last_status = 101;
-    bv_log(BV_LOG_INFO, WHO, "%s: connected%s", j->name, j->cursor_us ? " (resuming)" : "");
+    bv_log(BV_LOG_INFO, j->name, "connected%s", j->cursor_us ? " (resuming)" : "");
 }
 
 static void on_close(void *arg, const bv_ws_close_info *info)
@@ -416,7 +415,7 @@ static void on_close(void *arg, const bv_ws_close_info *info)
         j->st.errors++;
     }
     bv_source_set_error(&j->st, detail);
-    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, WHO, "%s: %s%s", j->name, detail,
+    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, j->name, "%s%s", detail,
            refused ? " (check the url)" : "; reconnecting");
     retry_later(j, refused, at_least);
 }
@@ -478,7 +477,7 @@ static void connect_now(bv_jetstream *j)
     j->ws = bv_ws_connect(j->base, j->dns, &o, err, sizeof err);
     bv_buf_free(&url);
     if (j->ws == NULL) {
-        bv_log(BV_LOG_WARN, WHO, "%s: %s", j->name, err);
+        bv_log(BV_LOG_WARN, j->name, "%s", err);
         count_error(j, err);
         retry_later(j, 0, 0);
     }

@@ -82,8 +82,8 @@ static void save_cursor(bv_reddit *r)
     int e = bv_source_state_save(r->cursor_path, r->cursor);
     if (e != 0) {
         r->st.errors++;
-        bv_log(BV_LOG_ERROR, "reddit", "%s: cannot save the cursor in %s: %s", r->name,
-               r->cursor_path, strerror(e));
+        bv_log(BV_LOG_ERROR, r->name, "cannot save the cursor in %s: %s", r->cursor_path,
+               strerror(e));
     }
 }
 
@@ -225,7 +225,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
         bv_source_set_error(&r->st, r->too_big       ? "response larger than max_body"
                                     : r->curl_err[0] ? r->curl_err
                                                      : curl_easy_strerror(rc));
-        bv_log(BV_LOG_WARN, "reddit", "%s: %s", r->name, r->st.last_error);
+        bv_log(BV_LOG_WARN, r->name, "%s", r->st.last_error);
         back_off(r, 0);
         return;
     }
@@ -255,13 +255,12 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
         double rs =
             r->reset_s >= 0 ? r->reset_s * (double)r->second_ms + 1 : 60.0 * (double)r->second_ms;
         int64_t w = rs > (double)r->backoff_max_ms ? r->backoff_max_ms : (int64_t)rs;
-        bv_log(BV_LOG_WARN, "reddit", "%s: %s (rate limited); waiting for the reset", r->name,
-               detail);
+        bv_log(BV_LOG_WARN, r->name, "%s (rate limited); waiting for the reset", detail);
         poll_in(r, w, "backing off");
         return;
     }
     int refused = status == 401 || status == 403 || status == 404;
-    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, "reddit", "%s: %s%s", r->name, detail,
+    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, r->name, "%s%s", detail,
            refused ? " (private, banned or missing subreddit, or a bad token)" : "");
     back_off(r, refused);
 }

@@ -246,7 +246,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
     if (rc != CURLE_OK) {
         m->st.errors++;
         bv_source_set_error(&m->st, m->curl_err[0] ? m->curl_err : curl_easy_strerror(rc));
-        bv_log(BV_LOG_WARN, "source", "%s: %s", m->name, m->st.last_error);
+        bv_log(BV_LOG_WARN, m->name, "%s", m->st.last_error);
         retry_later(m, W_NET);
         return;
     }
@@ -272,7 +272,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
                        : st == 409 && m->kind == BV_STREAM_X ? " (the stream has no rules)"
                        : st == 403                           ? " (not entitled to this stream)"
                                                              : "";
-    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, "source", "%s: %s%s", m->name, detail, hint);
+    bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, m->name, "%s%s", detail, hint);
     retry_later(m, refused ? W_REFUSED : st == 429 || st == 420 ? W_RATE : W_HTTP);
 }
 
@@ -289,7 +289,7 @@ static void on_stall(evutil_socket_t fd, short what, void *arg)
     char why[96];
     snprintf(why, sizeof why, "nothing received for %lld ms (stalled)", (long long)m->stall_ms);
     bv_source_set_error(&m->st, why);
-    bv_log(BV_LOG_WARN, "source", "%s: %s; reconnecting", m->name, m->st.last_error);
+    bv_log(BV_LOG_WARN, m->name, "%s; reconnecting", m->st.last_error);
     retry_later(m, W_NET);
 }
 

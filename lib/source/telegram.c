@@ -62,8 +62,8 @@ static void save_offset(bv_telegram *t)
     int e = bv_source_state_save(t->offset_path, num);
     if (e != 0) {
         t->st.errors++;
-        bv_log(BV_LOG_ERROR, "telegram", "%s: cannot save the offset in %s: %s", t->name,
-               t->offset_path, strerror(e));
+        bv_log(BV_LOG_ERROR, t->name, "cannot save the offset in %s: %s", t->offset_path,
+               strerror(e));
     }
 }
 
@@ -79,8 +79,8 @@ static void load_offset(bv_telegram *t)
     if (errno == 0 && end != buf && *end == '\0' && v > 0) {
         t->offset = v;
     } else {
-        bv_log(BV_LOG_WARN, "telegram", "%s: %s holds no offset; starting from the server's",
-               t->name, t->offset_path);
+        bv_log(BV_LOG_WARN, t->name, "%s holds no offset; starting from the server's",
+               t->offset_path);
     }
 }
 
@@ -146,7 +146,7 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
         bv_source_set_error(&t->st, t->too_big       ? "response larger than max_body"
                                     : t->curl_err[0] ? t->curl_err
                                                      : curl_easy_strerror(rc));
-        bv_log(BV_LOG_WARN, "telegram", "%s: %s", t->name, t->st.last_error);
+        bv_log(BV_LOG_WARN, t->name, "%s", t->st.last_error);
         back_off(t, 0);
         return;
     }
@@ -185,11 +185,11 @@ static void on_done(void *arg, CURL *easy, CURLcode rc)
     if (ec == 429 || status == 429) {
         int64_t s =
             ra && YAJL_IS_INTEGER(ra) && YAJL_GET_INTEGER(ra) > 0 ? YAJL_GET_INTEGER(ra) : 30;
-        bv_log(BV_LOG_WARN, "telegram", "%s: %s", t->name, detail);
+        bv_log(BV_LOG_WARN, t->name, "%s", detail);
         wait_then_poll(t, s * t->second_ms, "backing off");
     } else {
         int refused = ec == 401 || ec == 404 || ec == 409 || status == 401 || status == 409;
-        bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, "telegram", "%s: %s%s", t->name, detail,
+        bv_log(refused ? BV_LOG_ERROR : BV_LOG_WARN, t->name, "%s%s", detail,
                ec == 409 ? " (another poller with this token, or a webhook is set)" : "");
         back_off(t, refused);
     }
