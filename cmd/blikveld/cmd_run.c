@@ -119,8 +119,9 @@ static void usage(FILE *out)
             "config's *_env keys name; they never appear in logs, recordings or the summary.\n"
             "Authors are pseudonymised (HMAC-SHA256) with BLIKVELD_PSEUDONYM_KEY, or a key\n"
             "created once as STATE_DIR/pseudonym.key (mode 0600).\n"
+            "A second SIGINT or SIGTERM stops at once, without waiting for Redis.\n"
             "exit status: 0 stopped by a signal after a clean flush, 1 failure (bad config,\n"
-            "rules, sources or state dir), 2 usage error\n\n"
+            "rules, sources or state dir; a second signal), 2 usage error\n\n"
             "config file keys (paths are relative to the file):\n");
     bv_config_help(conf_table, out);
     fprintf(out, "\nplatforms: %s\n", bv_source_platforms());
@@ -232,8 +233,15 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     live *l = arg;
-    bv_log(BV_LOG_INFO, "run", "signal %d: stopping", (int)sig);
-    l->stopping = 1;
+    if (l->stopping) {
+        /* a second signal: the operator will not wait (for Redis, say) */
+        bv_log(BV_LOG_WARN, "run", "signal %d again: stopping without waiting for the store",
+               (int)sig);
+        l->err = BV_EAGAIN;
+    } else {
+        bv_log(BV_LOG_INFO, "run", "signal %d: stopping", (int)sig);
+        l->stopping = 1;
+    }
     event_base_loopbreak(l->base);
 }
 
@@ -631,6 +639,14 @@ int bv_cmd_run(int argc, char **argv)
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(l.book, &bs);
         print_summary(&l, rs, &ps, &bs, &ss, ev.where, ns);
+    }
+    if (ev.redis) {
+        bv_store_stats ss;
+        bv_store_stats_get(store, &ss);
+        if (ss.pending) {
+            fprintf(stderr, "blikveld run: %llu deltas were not written to Redis (%s)\n",
+                    (unsigned long long)ss.pending, ss.state);
+        }
     }
     rc = l.err || l.sink_failures ? 1 : 0;
     goto out;
