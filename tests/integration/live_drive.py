@@ -323,6 +323,27 @@ sources:
     check("no raw author or secret in the second run's log", not leaks, str(leaks))
     check("after a restart Bluesky resumes from the saved cursor minus the rewind",
           "conn 1 ok" in read(JET_LOG) and "WRONG" not in read(JET_LOG), read(JET_LOG))
+
+    # with a Redis that is not there, the first signal waits for it; a second one stops at once
+    with open(os.path.join(T, "redis.yaml"), "w") as f:
+        f.write("rules: [rules.yaml]\nstate_dir: state\nredis: {url: 'redis://127.0.0.1:1'}\n"
+                "sources:\n  - {platform: reddit, name: reddit-quiet, url: '%s/r/empty/new.json'}\n"
+                % base)
+    err3 = os.path.join(T, "run3.err")
+    run3 = subprocess.Popen([BIN, "run", "--config", os.path.join(T, "redis.yaml")],
+                            stdout=subprocess.DEVNULL, stderr=open(err3, "w"), env=env)
+    procs.append(run3)
+    wait_until(lambda: "store redis://" in read(err3), 10)
+    run3.send_signal(signal.SIGTERM)
+    wait_until(lambda: "stopping" in read(err3), 10)
+    waiting = run3.poll() is None
+    run3.send_signal(signal.SIGTERM)
+    try:
+        rc3 = run3.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        rc3 = None
+    check("with Redis away a second signal stops without waiting (exit 1)",
+          waiting and rc3 == 1 and "without waiting for the store" in read(err3), read(err3))
 finally:
     cleanup()
     if failed == 0 and not os.environ.get("KEEP"):
