@@ -40,6 +40,13 @@ void bv_cmd_print_store(const bv_store_stats *ss, const char *where, const char 
         return;
     }
     fprintf(stderr, "  store           redis %s, keys under bv:{%s/RULE}\n", where, ns);
+    if (ss->cluster_masters) {
+        fprintf(stderr,
+                "    cluster       %zu masters; redirects followed: %llu MOVED, %llu ASK, %llu "
+                "TRYAGAIN\n",
+                ss->cluster_masters, (unsigned long long)ss->moved, (unsigned long long)ss->ask,
+                (unsigned long long)ss->tryagain);
+    }
     fprintf(stderr, "    connection    %s, %llu reconnects, %llu errors\n", ss->state,
             (unsigned long long)ss->reconnects, (unsigned long long)ss->errors);
     fprintf(stderr, "    pending       %llu deltas now, %llu at most",

@@ -61,6 +61,8 @@ typedef struct bv_store_stats {
     uint64_t errors;          /* failed connections, timeouts, error replies */
     uint64_t waits;           /* times reads waited for other processes' counts */
     int found_counts;         /* the store held counts of these series before this process */
+    size_t cluster_masters;   /* a Redis Cluster's masters (0: one server) */
+    uint64_t moved, ask, tryagain; /* cluster redirects followed */
     double flush_ms_last, flush_ms_max, flush_ms_avg; /* send to last reply of a round */
 } bv_store_stats;
 

@@ -18,7 +18,7 @@
 #include "engine/hll.h"
 #include "engine/post.h"
 
-#include "net/redis_conn.h"
+#include "net/redis_cluster.h"
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -166,7 +166,8 @@ struct rstore {
     uint64_t max_pending;
     char instance[17];
 
-    bv_redis_conn *conn;
+    bv_redis_router *conn; /* one server or a cluster (net/redis_cluster.h) */
+    bv_redis_cmd *cmd;      /* the router's command builder */
     int down_logged;
     int64_t down_logged_ms;
     struct event *round_ev, *tick_ev, *answer_ev;
@@ -246,7 +247,7 @@ static int over_bound(rstore *rs, uint64_t extra)
         bv_log(BV_LOG_ERROR, "redis",
                "%s: %" PRIu64 " deltas wait for Redis, the most kept (max_pending); dropping new "
                "ones until it is back (%" PRIu64 " dropped so far)",
-               bv_redis_conn_addr(rs->conn), rs->author_entries_pending + rs->orphan_buckets,
+               bv_redis_router_addr(rs->conn), rs->author_entries_pending + rs->orphan_buckets,
                rs->st.dropped_pending);
     }
     return 1;
@@ -826,13 +827,13 @@ static int range_has_item(const rseries *s, int64_t start)
 
 static int send_sync(rstore *rs, rseries *s)
 {
-    bv_redis_cmd_reset(rs->conn);
-    int rc = bv_redis_cmd_str(rs->conn, "EVALSHA");
-    rc |= bv_redis_cmd_str(rs->conn, bv_redis_conn_sha(rs->conn, SCRIPT_SYNC));
-    size_t nkeys_at = bv_redis_cmd_nargs(rs->conn);
-    rc |= bv_redis_cmd_str(rs->conn, "0"); /* numkeys, patched below */
-    rc |= bv_redis_cmd_fmt(rs->conn, "%sv", s->prefix);
-    rc |= bv_redis_cmd_fmt(rs->conn, "%ss:%s", s->prefix, rs->instance);
+    bv_redis_cmd_reset(rs->cmd);
+    int rc = bv_redis_cmd_str(rs->cmd, "EVALSHA");
+    rc |= bv_redis_cmd_str(rs->cmd, bv_redis_router_sha(rs->conn, SCRIPT_SYNC));
+    size_t nkeys_at = bv_redis_cmd_nargs(rs->cmd);
+    rc |= bv_redis_cmd_str(rs->cmd, "0"); /* numkeys, patched below */
+    rc |= bv_redis_cmd_fmt(rs->cmd, "%sv", s->prefix);
+    rc |= bv_redis_cmd_fmt(rs->cmd, "%ss:%s", s->prefix, rs->instance);
     size_t nb = s->nitems;
     s->sent_stale = s->stale;
     s->nrange = 0;
@@ -847,28 +848,28 @@ static int send_sync(rstore *rs, rseries *s)
     int64_t from = s->rfrom;
     size_t nrange = s->nrange;
     for (size_t i = 0; i < s->nitems; i++) {
-        rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:n", s->prefix, (long long)s->items[i].start);
-        rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:a", s->prefix, (long long)s->items[i].start);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%s%lld:n", s->prefix, (long long)s->items[i].start);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%s%lld:a", s->prefix, (long long)s->items[i].start);
     }
     for (size_t i = 0; i < nrange; i++) {
         int64_t start = from + (int64_t)i * s->bucket_ms;
         if (!range_has_item(s, start)) {
-            rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:n", s->prefix, (long long)start);
-            rc |= bv_redis_cmd_fmt(rs->conn, "%s%lld:a", s->prefix, (long long)start);
+            rc |= bv_redis_cmd_fmt(rs->cmd, "%s%lld:n", s->prefix, (long long)start);
+            rc |= bv_redis_cmd_fmt(rs->cmd, "%s%lld:a", s->prefix, (long long)start);
             nb++;
         }
     }
-    rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)s->seq);
-    rc |= bv_redis_cmd_fmt(rs->conn, "%lld", (long long)s->ttl_ms);
+    rc |= bv_redis_cmd_fmt(rs->cmd, "%llu", (unsigned long long)s->seq);
+    rc |= bv_redis_cmd_fmt(rs->cmd, "%lld", (long long)s->ttl_ms);
     for (size_t i = 0; i < s->nitems; i++) {
         const item *it = &s->items[i];
         const rbucket *b = &s->ring[slot_of(s, it->start)];
         uint64_t expect = b->start == it->start ? b->base + b->infl : 0;
-        rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)expect);
-        rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)it->delta);
-        rc |= bv_redis_cmd_fmt(rs->conn, "%u", it->nauth);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%llu", (unsigned long long)expect);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%llu", (unsigned long long)it->delta);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%u", it->nauth);
         for (uint32_t k = 0; k < it->nauth; k++) {
-            rc |= bv_redis_cmd_arg(rs->conn, it->auth + (size_t)k * BV_PSEUDO_LEN, BV_PSEUDO_LEN);
+            rc |= bv_redis_cmd_arg(rs->cmd, it->auth + (size_t)k * BV_PSEUDO_LEN, BV_PSEUDO_LEN);
         }
     }
     for (size_t i = 0; i < nrange; i++) {
@@ -876,9 +877,9 @@ static int send_sync(rstore *rs, rseries *s)
         if (!range_has_item(s, start)) {
             const rbucket *b = &s->ring[slot_of(s, start)];
             uint64_t expect = b->start == start ? b->base + b->infl : 0;
-            rc |= bv_redis_cmd_fmt(rs->conn, "%llu", (unsigned long long)expect);
-            rc |= bv_redis_cmd_str(rs->conn, "0");
-            rc |= bv_redis_cmd_str(rs->conn, "0");
+            rc |= bv_redis_cmd_fmt(rs->cmd, "%llu", (unsigned long long)expect);
+            rc |= bv_redis_cmd_str(rs->cmd, "0");
+            rc |= bv_redis_cmd_str(rs->cmd, "0");
         }
     }
     if (rc != 0) {
@@ -886,31 +887,31 @@ static int send_sync(rstore *rs, rseries *s)
     }
     char nk[24];
     int nkl = snprintf(nk, sizeof nk, "%zu", 2 + 2 * nb); /* numkeys, known only now */
-    if (bv_redis_cmd_set(rs->conn, nkeys_at, nk, (size_t)nkl) != BV_OK) {
+    if (bv_redis_cmd_set(rs->cmd, nkeys_at, nk, (size_t)nkl) != BV_OK) {
         return BV_ENOMEM;
     }
     s->on_wire = 1;
-    return bv_redis_cmd_send(rs->conn, on_sync, s);
+    return bv_redis_router_send(rs->conn, 3, on_sync, s);
 }
 
 static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv);
 
 static int send_claim(rstore *rs, op *o)
 {
-    bv_redis_cmd_reset(rs->conn);
-    int rc = bv_redis_cmd_str(rs->conn, "EVALSHA");
-    rc |= bv_redis_cmd_str(rs->conn, bv_redis_conn_sha(rs->conn, SCRIPT_CLAIM));
-    rc |= bv_redis_cmd_str(rs->conn, "1");
-    rc |= bv_redis_cmd_fmt(rs->conn, "bv:{%s}:ep", o->scope);
-    rc |= bv_redis_cmd_str(rs->conn, o->claim_kind == BV_CLAIM_FIRE ? "fire" : "resolve");
-    rc |= bv_redis_cmd_str(rs->conn, o->id);
-    rc |= bv_redis_cmd_str(rs->conn, rs->instance);
-    rc |= bv_redis_cmd_fmt(rs->conn, "%lld", (long long)o->ttl_ms);
+    bv_redis_cmd_reset(rs->cmd);
+    int rc = bv_redis_cmd_str(rs->cmd, "EVALSHA");
+    rc |= bv_redis_cmd_str(rs->cmd, bv_redis_router_sha(rs->conn, SCRIPT_CLAIM));
+    rc |= bv_redis_cmd_str(rs->cmd, "1");
+    rc |= bv_redis_cmd_fmt(rs->cmd, "bv:{%s}:ep", o->scope);
+    rc |= bv_redis_cmd_str(rs->cmd, o->claim_kind == BV_CLAIM_FIRE ? "fire" : "resolve");
+    rc |= bv_redis_cmd_str(rs->cmd, o->id);
+    rc |= bv_redis_cmd_str(rs->cmd, rs->instance);
+    rc |= bv_redis_cmd_fmt(rs->cmd, "%lld", (long long)o->ttl_ms);
     if (rc != 0) {
         return BV_ENOMEM;
     }
     o->on_wire = 1;
-    return bv_redis_cmd_send(rs->conn, on_claim_reply, o);
+    return bv_redis_router_send(rs->conn, 3, on_claim_reply, o);
 }
 
 /* Something to send or known to be stale; with learn, also a series read since (has anyone
@@ -926,7 +927,7 @@ static int series_needs_round(const rseries *s, int learn)
 static void round_done(rstore *rs)
 {
     rs->in_round = 0;
-    bv_redis_conn_guard(rs->conn, 0);
+    bv_redis_router_guard(rs->conn, 0);
     int64_t ms = mono(rs) - rs->round_started;
     rs->st.flushes++;
     rs->st.flush_ms_last = (double)ms;
@@ -934,7 +935,7 @@ static void round_done(rstore *rs)
         rs->st.flush_ms_max = (double)ms;
     }
     rs->st.flush_ms_avg += ((double)ms - rs->st.flush_ms_avg) / (double)rs->st.flushes;
-    bv_redis_conn_healthy(rs->conn);
+    bv_redis_router_healthy(rs->conn);
     check_drains(rs);
     if (rs->closing) {
         return;
@@ -962,7 +963,7 @@ static void round_done(rstore *rs)
 /* A round: every series with something to say (or to learn), then the claims. */
 static void round_start(rstore *rs, int learn)
 {
-    if (!bv_redis_conn_ready(rs->conn) || rs->in_round || rs->closing) {
+    if (!bv_redis_router_ready(rs->conn) || rs->in_round || rs->closing) {
         return;
     }
     rs->round_soon = 0;
@@ -985,7 +986,7 @@ static void round_start(rstore *rs, int learn)
         }
         if (send_sync(rs, s) != BV_OK) {
             s->on_wire = 0;
-            bv_redis_conn_fail(rs->conn, "cannot send a command");
+            bv_redis_router_fail(rs->conn, "cannot send a command");
             return;
         }
         rs->round_out++;
@@ -994,7 +995,7 @@ static void round_start(rstore *rs, int learn)
         if (!o->on_wire) {
             if (send_claim(rs, o) != BV_OK) {
                 o->on_wire = 0;
-                bv_redis_conn_fail(rs->conn, "cannot send a command");
+                bv_redis_router_fail(rs->conn, "cannot send a command");
                 return;
             }
             rs->round_out++;
@@ -1005,7 +1006,7 @@ static void round_start(rstore *rs, int learn)
         check_drains(rs);
         return;
     }
-    bv_redis_conn_guard(rs->conn, rs->timeout_ms);
+    bv_redis_router_guard(rs->conn, rs->timeout_ms);
 }
 
 static void on_round_ev(evutil_socket_t fd, short what, void *arg)
@@ -1036,7 +1037,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 #define ROUND_GAP_MS 10
 static void round_kick(rstore *rs)
 {
-    if (!bv_redis_conn_ready(rs->conn) || rs->in_round || rs->closing) {
+    if (!bv_redis_router_ready(rs->conn) || rs->in_round || rs->closing) {
         return; /* round_done or the handshake kicks again */
     }
     int64_t gap = rs->flush_ms < ROUND_GAP_MS ? rs->flush_ms : ROUND_GAP_MS;
@@ -1103,7 +1104,7 @@ static void apply_sync(rstore *rs, rseries *s, const redisReply *rep)
         if (raw->type == REDIS_REPLY_STRING && s->with_authors) {
             if (bv_hll_merge_raw(&b->regs, raw->str, raw->len) != BV_OK) {
                 bv_log(BV_LOG_WARN, "redis", "%s: %s%lld:a is not a HyperLogLog; ignored",
-                       bv_redis_conn_addr(rs->conn), s->prefix, (long long)start);
+                       bv_redis_router_addr(rs->conn), s->prefix, (long long)start);
             }
             if (in_window(s, start)) {
                 s->win_valid = 0;
@@ -1135,7 +1136,7 @@ static void apply_sync(rstore *rs, rseries *s, const redisReply *rep)
         bv_log(BV_LOG_INFO, "redis",
                "%s: bv:{%s} already holds counts (other processes, or an "
                "earlier run under the same name)",
-               bv_redis_conn_addr(rs->conn), s->tag);
+               bv_redis_router_addr(rs->conn), s->tag);
     }
     s->answered = 1;
     s->seq = 0;
@@ -1171,19 +1172,19 @@ static void on_sync(redisAsyncContext *ac, void *r, void *priv)
         return; /* the connection broke: the round is sent again on the next one */
     }
     if (is_noscript(rep)) {
-        if (bv_redis_conn_reload_scripts(rs->conn) != BV_OK || send_sync(rs, s) != BV_OK) {
-            bv_redis_conn_fail(rs->conn, "cannot send a command");
+        if (bv_redis_router_reload_scripts(rs->conn) != BV_OK || send_sync(rs, s) != BV_OK) {
+            bv_redis_router_fail(rs->conn, "cannot send a command");
         }
         return; /* still due in this round */
     }
     if (rep->type == REDIS_REPLY_ERROR) {
         char why[256];
         snprintf(why, sizeof why, "round failed: %s", rep->str);
-        bv_redis_conn_fail(rs->conn, why);
+        bv_redis_router_fail(rs->conn, why);
         return;
     }
     if (!sync_reply_ok(rep) || (rep->elements - 2) / 2 < s->nitems) {
-        bv_redis_conn_fail(rs->conn, "unexpected reply to a round");
+        bv_redis_router_fail(rs->conn, "unexpected reply to a round");
         return;
     }
     apply_sync(rs, s, rep);
@@ -1201,8 +1202,8 @@ static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
         return; /* closing: answered at teardown; broken: sent again */
     }
     if (is_noscript(rep)) {
-        if (bv_redis_conn_reload_scripts(rs->conn) != BV_OK || send_claim(rs, o) != BV_OK) {
-            bv_redis_conn_fail(rs->conn, "cannot send a command");
+        if (bv_redis_router_reload_scripts(rs->conn) != BV_OK || send_claim(rs, o) != BV_OK) {
+            bv_redis_router_fail(rs->conn, "cannot send a command");
         }
         return;
     }
@@ -1212,7 +1213,7 @@ static void on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
         char why[256];
         snprintf(why, sizeof why, "claim failed: %s",
                  rep->type == REDIS_REPLY_ERROR ? rep->str : "unexpected reply");
-        bv_redis_conn_fail(rs->conn, why);
+        bv_redis_router_fail(rs->conn, why);
         return;
     }
     op **pp = &rs->claims;
@@ -1302,7 +1303,7 @@ static void on_down(void *arg, const char *why, int was_ready)
     if (!rs->down_logged || was_ready || now - rs->down_logged_ms >= 60000) {
         bv_log(was_ready ? BV_LOG_WARN : BV_LOG_ERROR, "redis",
                "%s: %s; %" PRIu64 " deltas and %zu claims wait, retrying",
-               bv_redis_conn_addr(rs->conn), why, rs->st.pending, count_ops(rs->claims));
+               bv_redis_router_addr(rs->conn), why, rs->st.pending, count_ops(rs->claims));
         rs->down_logged = 1;
         rs->down_logged_ms = now;
     }
@@ -1311,10 +1312,10 @@ static void on_down(void *arg, const char *why, int was_ready)
 static void on_ready(void *arg)
 {
     rstore *rs = arg;
-    bv_redis_conn_stats cs;
-    bv_redis_conn_stats_get(rs->conn, &cs);
+    bv_redis_router_stats cs;
+    bv_redis_router_stats_get(rs->conn, &cs);
     bv_log(cs.reconnects ? BV_LOG_WARN : BV_LOG_INFO, "redis",
-           "%s: connected%s; %" PRIu64 " deltas wait", bv_redis_conn_addr(rs->conn),
+           "%s: connected%s; %" PRIu64 " deltas wait", bv_redis_router_addr(rs->conn),
            cs.reconnects ? " again" : "", rs->st.pending);
     rs->down_logged = 0;
     event_active(rs->round_ev, EV_TIMEOUT, 0);
@@ -1326,12 +1327,16 @@ static void r_stats(bv_store *st, bv_store_stats *out)
 {
     rstore *rs = (rstore *)st;
     *out = rs->st;
-    out->state = bv_redis_conn_state(rs->conn);
-    bv_redis_conn_stats cs;
-    bv_redis_conn_stats_get(rs->conn, &cs);
+    out->state = bv_redis_router_state(rs->conn);
+    bv_redis_router_stats cs;
+    bv_redis_router_stats_get(rs->conn, &cs);
     out->commands = cs.commands;
     out->reconnects = cs.reconnects;
     out->errors = cs.errors;
+    out->cluster_masters = cs.masters;
+    out->moved = cs.moved;
+    out->ask = cs.ask;
+    out->tryagain = cs.tryagain;
     uint64_t entries = 0;
     for (size_t i = 0; i < rs->nseries; i++) {
         for (size_t j = 0; j < rs->series[i]->nslots; j++) {
@@ -1345,7 +1350,7 @@ static void r_free(bv_store *st)
 {
     rstore *rs = (rstore *)st;
     rs->closing = 1;
-    bv_redis_conn_free(rs->conn); /* replies due come back empty: ignored, we are closing */
+    bv_redis_router_free(rs->conn); /* replies due come back empty: ignored, we are closing */
     op *o = rs->head;
     rs->head = rs->tail = NULL;
     while (o) {
@@ -1452,10 +1457,11 @@ bv_store *bv_store_redis_new(struct event_base *base, const bv_store_redis_opts 
         .down = on_down,
         .arg = rs,
     };
-    rs->conn = bv_redis_conn_new(base, &co, errstr, errlen);
+    rs->conn = bv_redis_router_new(base, &co, errstr, errlen);
     if (rs->conn == NULL) {
         goto fail;
     }
+    rs->cmd = bv_redis_router_cmd(rs->conn);
     struct timeval tick = {.tv_sec = (time_t)(rs->flush_ms / 1000),
                            .tv_usec = (suseconds_t)(rs->flush_ms % 1000) * 1000};
     event_add(rs->tick_ev, &tick);

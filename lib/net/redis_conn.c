@@ -12,7 +12,6 @@
 #include <netdb.h>
 #include <openssl/evp.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +42,7 @@ struct bv_redis_conn {
     struct event *reconnect_ev, *timeout_ev;
     bv_redis_conn_stats st;
 
-    /* the command being built */
-    bv_buf args;
-    size_t *argoff, *arglen;
-    size_t nargs, capargs;
-    const char **argv;
+    bv_redis_cmd cmd; /* the command being built (handshake, SCRIPT LOAD) */
 };
 
 static void conn_start(bv_redis_conn *c);
@@ -58,87 +53,22 @@ static struct timeval tv_ms(int64_t ms)
     return tv;
 }
 
-/* ---- the command builder ---- */
+/* ---- sending ---- */
 
-void bv_redis_cmd_reset(bv_redis_conn *c)
+int bv_redis_conn_send(bv_redis_conn *c, bv_redis_cmd *cmd, redisCallbackFn *fn, void *priv)
 {
-    bv_buf_reset(&c->args);
-    c->nargs = 0;
-}
-
-int bv_redis_cmd_arg(bv_redis_conn *c, const void *p, size_t n)
-{
-    if (c->nargs == c->capargs) {
-        size_t nc = c->capargs ? c->capargs * 2 : 64;
-        size_t *no = realloc(c->argoff, nc * sizeof *no);
-        if (no) {
-            c->argoff = no;
-        }
-        size_t *nl = no ? realloc(c->arglen, nc * sizeof *nl) : NULL;
-        if (nl) {
-            c->arglen = nl;
-        }
-        const char **nv = nl ? realloc((void *)c->argv, nc * sizeof *nv) : NULL;
-        if (nv == NULL) {
-            return BV_ENOMEM;
-        }
-        c->argv = nv;
-        c->capargs = nc;
-    }
-    c->argoff[c->nargs] = c->args.len;
-    c->arglen[c->nargs] = n;
-    c->nargs++;
-    return bv_buf_append(&c->args, p, n);
-}
-
-int bv_redis_cmd_str(bv_redis_conn *c, const char *s)
-{
-    return bv_redis_cmd_arg(c, s, strlen(s));
-}
-
-int bv_redis_cmd_fmt(bv_redis_conn *c, const char *fmt, ...)
-{
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        return BV_EINVAL;
-    }
-    return bv_redis_cmd_arg(c, tmp, (size_t)n);
-}
-
-size_t bv_redis_cmd_nargs(const bv_redis_conn *c)
-{
-    return c->nargs;
-}
-
-int bv_redis_cmd_set(bv_redis_conn *c, size_t i, const void *p, size_t n)
-{
-    if (i >= c->nargs) {
-        return BV_EINVAL;
-    }
-    size_t off = c->args.len; /* the new bytes go at the end; the old ones stay unused */
-    if (bv_buf_append(&c->args, p, n) != 0) {
-        return BV_ENOMEM;
-    }
-    c->argoff[i] = off;
-    c->arglen[i] = n;
-    return BV_OK;
-}
-
-int bv_redis_cmd_send(bv_redis_conn *c, redisCallbackFn *fn, void *priv)
-{
-    for (size_t i = 0; i < c->nargs; i++) {
-        c->argv[i] = c->args.p + c->argoff[i];
-    }
-    if (c->ac == NULL ||
-        redisAsyncCommandArgv(c->ac, fn, priv, (int)c->nargs, c->argv, c->arglen) != REDIS_OK) {
+    const char **argv = bv_redis_cmd_argv(cmd);
+    if (c->ac == NULL || cmd->nargs == 0 ||
+        redisAsyncCommandArgv(c->ac, fn, priv, (int)cmd->nargs, argv, cmd->arglen) != REDIS_OK) {
         return BV_EIO;
     }
     c->st.commands++;
     return BV_OK;
+}
+
+bv_redis_cmd *bv_redis_conn_cmd(bv_redis_conn *c)
+{
+    return &c->cmd;
 }
 
 /* ---- failing and reconnecting ---- */
@@ -241,9 +171,10 @@ static void on_script_load(redisAsyncContext *ac, void *r, void *priv)
 int bv_redis_conn_reload_scripts(bv_redis_conn *c)
 {
     for (size_t i = 0; i < c->nscripts; i++) {
-        bv_redis_cmd_reset(c);
-        if (bv_redis_cmd_str(c, "SCRIPT") || bv_redis_cmd_str(c, "LOAD") ||
-            bv_redis_cmd_str(c, c->scripts[i]) || bv_redis_cmd_send(c, on_script_load, c) != 0) {
+        bv_redis_cmd_reset(&c->cmd);
+        if (bv_redis_cmd_str(&c->cmd, "SCRIPT") || bv_redis_cmd_str(&c->cmd, "LOAD") ||
+            bv_redis_cmd_str(&c->cmd, c->scripts[i]) ||
+            bv_redis_conn_send(c, &c->cmd, on_script_load, c) != 0) {
             return BV_EIO;
         }
     }
@@ -276,27 +207,27 @@ static void connect_to(bv_redis_conn *c)
     c->handshake_left = 0;
     int rc = 0;
     if (c->password) {
-        bv_redis_cmd_reset(c);
-        rc |= bv_redis_cmd_str(c, "AUTH") | bv_redis_cmd_str(c, c->password);
-        rc |= bv_redis_cmd_send(c, on_handshake, c);
+        bv_redis_cmd_reset(&c->cmd);
+        rc |= bv_redis_cmd_str(&c->cmd, "AUTH") | bv_redis_cmd_str(&c->cmd, c->password);
+        rc |= bv_redis_conn_send(c, &c->cmd, on_handshake, c);
         c->handshake_left++;
     }
     if (c->addr.db) {
-        bv_redis_cmd_reset(c);
-        rc |= bv_redis_cmd_str(c, "SELECT") | bv_redis_cmd_fmt(c, "%d", c->addr.db);
-        rc |= bv_redis_cmd_send(c, on_handshake, c);
+        bv_redis_cmd_reset(&c->cmd);
+        rc |= bv_redis_cmd_str(&c->cmd, "SELECT") | bv_redis_cmd_fmt(&c->cmd, "%d", c->addr.db);
+        rc |= bv_redis_conn_send(c, &c->cmd, on_handshake, c);
         c->handshake_left++;
     }
     for (size_t i = 0; i < c->nscripts; i++) {
-        bv_redis_cmd_reset(c);
-        rc |= bv_redis_cmd_str(c, "SCRIPT") | bv_redis_cmd_str(c, "LOAD") |
-              bv_redis_cmd_str(c, c->scripts[i]);
-        rc |= bv_redis_cmd_send(c, on_handshake, c);
+        bv_redis_cmd_reset(&c->cmd);
+        rc |= bv_redis_cmd_str(&c->cmd, "SCRIPT") | bv_redis_cmd_str(&c->cmd, "LOAD") |
+              bv_redis_cmd_str(&c->cmd, c->scripts[i]);
+        rc |= bv_redis_conn_send(c, &c->cmd, on_handshake, c);
         c->handshake_left++;
     }
     if (c->handshake_left == 0) {
-        bv_redis_cmd_reset(c);
-        rc |= bv_redis_cmd_str(c, "PING") | bv_redis_cmd_send(c, on_handshake, c);
+        bv_redis_cmd_reset(&c->cmd);
+        rc |= bv_redis_cmd_str(&c->cmd, "PING") | bv_redis_conn_send(c, &c->cmd, on_handshake, c);
         c->handshake_left++;
     }
     if (rc != 0) {
@@ -443,10 +374,7 @@ void bv_redis_conn_free(bv_redis_conn *c)
     }
     free(c->scripts);
     free(c->sha);
-    bv_buf_free(&c->args);
-    free(c->argoff);
-    free(c->arglen);
-    free((void *)c->argv);
+    bv_redis_cmd_free(&c->cmd);
     bv_redis_addr_free(&c->addr);
     free(c->password);
     free(c);

@@ -15,6 +15,7 @@
 #ifndef BV_NET_REDIS_CONN_H
 #define BV_NET_REDIS_CONN_H
 
+#include "net/redis_cmd.h"
 #include "net/redis_url.h"
 
 #include <hiredis/async.h>
@@ -64,15 +65,10 @@ void bv_redis_conn_healthy(bv_redis_conn *c);
 /* Sends SCRIPT LOAD for every script again (after NOSCRIPT), ahead of what is sent next. */
 int bv_redis_conn_reload_scripts(bv_redis_conn *c);
 
-/* The command builder: reset, add arguments, send. Arguments are copied. */
-void bv_redis_cmd_reset(bv_redis_conn *c);
-int bv_redis_cmd_arg(bv_redis_conn *c, const void *p, size_t n);
-int bv_redis_cmd_str(bv_redis_conn *c, const char *s);
-int bv_redis_cmd_fmt(bv_redis_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-size_t bv_redis_cmd_nargs(const bv_redis_conn *c);
-/* Replaces argument i (added before) with p. */
-int bv_redis_cmd_set(bv_redis_conn *c, size_t i, const void *p, size_t n);
-/* BV_OK, or BV_EIO when there is no connection to send on. */
-int bv_redis_cmd_send(bv_redis_conn *c, redisCallbackFn *fn, void *priv);
+/* The connection's own command, to build and send one at a time (redis_cmd.h). */
+bv_redis_cmd *bv_redis_conn_cmd(bv_redis_conn *c);
+/* Sends cmd (borrowed for the call: hiredis keeps its own copy) with fn(priv) to run on its
+ * reply. BV_OK, or BV_EIO when there is no connection to send on. */
+int bv_redis_conn_send(bv_redis_conn *c, bv_redis_cmd *cmd, redisCallbackFn *fn, void *priv);
 
 #endif
