@@ -4,7 +4,9 @@
  * (bin/blikveld replay --speed max, as a child process, with its peak RSS), and (d) when
  * BENCH_REDIS names a Redis server, the same replay with the Redis window store against the
  * memory store, alternating, best of three each, with the Redis commands per 1000 posts from
- * its summary. Prints a table. */
+ * its summary, and (f) when BENCH_REDIS_TCP and BENCH_CLUSTER name one server over TCP and a
+ * node of a Redis Cluster, the same replay against each, alternating, best of three. Prints a
+ * table. */
 #include "codec/codec.h"
 #include "core/buf.h"
 #include "engine/post.h"
@@ -192,6 +194,23 @@ int main(int argc, char **argv)
         rss_red = r;
     }
 
+    /* (f) one server over TCP and a 3-master cluster, alternating */
+    const char *tcp = getenv("BENCH_REDIS_TCP"), *cluster = getenv("BENCH_CLUSTER");
+    double t_tcp = 1e30, t_cl = 1e30;
+    for (int k = 0; tcp && *tcp && cluster && *cluster && k < 3; k++) {
+        double t;
+        long r;
+        double ck;
+        if (run_replay(argv[3], argv[2], argv[1], tcp, &t, &r, &ck) != 0) {
+            return 1;
+        }
+        t_tcp = t < t_tcp ? t : t_tcp;
+        if (run_replay(argv[3], argv[2], argv[1], cluster, &t, &r, &ck) != 0) {
+            return 1;
+        }
+        t_cl = t < t_cl ? t : t_cl;
+    }
+
     corpus c;
     memset(&c, 0, sizeof c);
     if (load(argv[1], &c) != 0) {
@@ -281,6 +300,10 @@ int main(int argc, char **argv)
         row("(d) whole replay, memory store (best of 3)", t_mem, posts, c.len);
         row("(d) whole replay, Redis store (best of 3)", t_red, posts, c.len);
     }
+    if (t_cl < 1e30) {
+        row("(f) replay, one Redis over TCP (best of 3)", t_tcp, posts, c.len);
+        row("(f) replay, 3-master cluster (best of 3)", t_cl, posts, c.len);
+    }
     printf("\nratios (same run):\n");
     printf("  one-pass scan vs pcre2-every-rule: %.1fx faster (target >= 10x)%s\n", t_ref / t_match,
            h1 == h2 ? "" : "  ** HIT COUNTS DIFFER **");
@@ -289,6 +312,9 @@ int main(int argc, char **argv)
         printf("  Redis store vs memory store:       %.2fx (target >= 0.9x); %.1f Redis commands "
                "per 1000 posts; peak RSS with Redis %ld KiB\n",
                t_mem / t_red, cmds_per_k, rss_red);
+    }
+    if (t_cl < 1e30) {
+        printf("  Redis Cluster vs one server (TCP): %.2fx (target >= 0.9x)\n", t_tcp / t_cl);
     }
     printf("peak RSS of the replay: %ld KiB", rss[0]);
     if (argc > 4) {

@@ -149,6 +149,7 @@ static void answer_all_null(bv_redis_router *r)
 
 static void node_ready(void *arg);
 static void node_down(void *arg, const char *why, int was_ready);
+static void check_ready(bv_redis_router *r);
 
 static node *node_find(bv_redis_router *r, const char *host, int port)
 {
@@ -222,13 +223,20 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     bv_redis_router *r = arg;
+    uint16_t *moved_to = malloc(r->nnodes * sizeof *moved_to);
+    if (moved_to == NULL) {
+        event_active(r->defer_ev, EV_TIMEOUT, 0); /* try again on the next turn */
+        return;
+    }
     size_t o = 0;
     for (size_t i = 0; i < r->nnodes; i++) {
         node *n = r->nodes[i];
         if (!n->dropped) {
+            moved_to[i] = (uint16_t)o;
             r->nodes[o++] = n;
             continue;
         }
+        moved_to[i] = NO_NODE;
         bv_redis_conn_stats cs;
         bv_redis_conn_stats_get(n->conn, &cs);
         r->gone_commands += cs.commands;
@@ -237,18 +245,15 @@ static void on_defer(evutil_socket_t fd, short what, void *arg)
         bv_redis_conn_free(n->conn); /* replies due come back NULL: already answered */
         free(n);
     }
-    r->nnodes = o;
-    /* the slot map holds indexes: build it again from the nodes' places */
+    /* the slot map holds places in nodes[]: follow the moves (a dropped node owns no slot) */
     for (size_t s = 0; s < BV_REDIS_SLOTS; s++) {
-        r->slot_node[s] = NO_NODE;
+        if (r->slot_node[s] != NO_NODE) {
+            r->slot_node[s] = r->slot_node[s] < r->nnodes ? moved_to[r->slot_node[s]] : NO_NODE;
+        }
     }
-    for (size_t i = 0; i < r->nnodes; i++) {
-        r->nodes[i]->in_map = 0;
-    }
-    r->masters = 0;
-    if (r->mode == MODE_CLUSTER) {
-        event_active(r->refresh_ev, EV_TIMEOUT, 0); /* ask the map again with the new places */
-    }
+    r->nnodes = o;
+    free(moved_to);
+    check_ready(r);
 }
 
 /* ---- state ---- */
