@@ -15,6 +15,7 @@ struct place_entry {
     unsigned char kinds;
     unsigned char context;
     const char *official;
+    unsigned first_home, nhomes; /* in builtin_homes */
 };
 
 #include "engine/places_data.inc"
@@ -120,6 +121,8 @@ bv_gazetteer *bv_gazetteer_new(void)
         if (rc != BV_OK) {
             goto fail;
         }
+        g->v[g->n - 1].homes = b->nhomes ? &builtin_homes[b->first_home] : NULL;
+        g->v[g->n - 1].nhomes = b->nhomes;
     }
     if (reindex(g) != BV_OK) {
         goto fail;

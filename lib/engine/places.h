@@ -28,13 +28,22 @@ typedef enum bv_place_kind {
     BV_PLACE_EXTRA = 32 /* from the municipality's own list */
 } bv_place_kind;
 
+/* Where a place lies. */
+typedef struct bv_place_home {
+    const char *municipality; /* the 2018 division, as in data/places */
+    const char *province;
+} bv_place_home;
+
 typedef struct bv_place {
     const char *name; /* as written: "'s-Gravenhage", "Den Haag", "Malieveld" */
     const char *norm; /* normalised, without the surrounding spaces: "s gravenhage" */
     size_t norm_len;
-    unsigned kinds;       /* bv_place_kind bits */
-    int needs_context;    /* also an ordinary word: counts only with context */
-    const char *official; /* the register's name of an alias or part; NULL otherwise */
+    unsigned kinds;             /* bv_place_kind bits */
+    int needs_context;          /* also an ordinary word: counts only with context */
+    const char *official;       /* the register's name of an alias or part; NULL otherwise */
+    const bv_place_home *homes; /* the places of that name (an alias: those of official) */
+    size_t nhomes;              /* more than 1: ambiguous (Katwijk, Rijswijk, Haren, ...);
+                                   0 for provinces and a municipality's own names */
 } bv_place;
 
 typedef struct bv_gazetteer bv_gazetteer;

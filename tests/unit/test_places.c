@@ -88,6 +88,29 @@ static void test_builtin(void **state)
     assert_false(find("haren")->needs_context);
     assert_false(find("katwijk")->needs_context);
     assert_true(find("haren")->kinds & BV_PLACE_RESIDENCE);
+    /* where they lie; 90 names belong to more than one place */
+    p = find("katwijk");
+    assert_int_equal(p->nhomes, 2);
+    assert_string_equal(p->homes[0].municipality, "Cuijk");
+    assert_string_equal(p->homes[0].province, "Noord-Brabant");
+    assert_string_equal(p->homes[1].municipality, "Katwijk");
+    assert_string_equal(p->homes[1].province, "Zuid-Holland");
+    assert_int_equal(find("rijswijk")->nhomes, 3);
+    p = find("haren");
+    assert_int_equal(p->nhomes, 2);
+    assert_string_equal(p->homes[0].province, "Groningen");
+    assert_string_equal(p->homes[1].municipality, "Oss");
+    p = find("den haag"); /* an alias lies where its official name does */
+    assert_int_equal(p->nhomes, 1);
+    assert_string_equal(p->homes[0].municipality, "'s-Gravenhage");
+    assert_string_equal(p->homes[0].province, "Zuid-Holland");
+    assert_int_equal(find("drenthe")->nhomes, 0); /* a province */
+    size_t ambiguous = 0;
+    for (size_t i = 0; i < bv_gazetteer_count(g); i++) {
+        const bv_place *e = bv_gazetteer_get(g, i);
+        ambiguous += (e->kinds & BV_PLACE_RESIDENCE) && e->nhomes > 1;
+    }
+    assert_int_equal(ambiguous, 90);
     /* multi-word names are one normalised phrase */
     p = find("hoek van holland");
     assert_non_null(p);
