@@ -7,6 +7,7 @@
 #include "core/timeutil.h"
 #include "engine/text.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -42,7 +43,15 @@ struct bv_matcher {
     size_t ncand_rules;
     uint32_t *cand_regex;
     size_t ncand_regex;
+    /* places of the post being matched */
+    const char *norm, *text; /* borrowed for the call: normalised and original text */
+    size_t normlen, textlen;
+    uint32_t *place_gen; /* per gazetteer entry: found in this post */
+    uint32_t *places;    /* found, in order */
+    size_t nplaces;
 };
+
+#define PLACES_PER_POST 64 /* more places named in one post are not listed */
 
 /* ---- compiling ---- */
 
@@ -240,7 +249,34 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
     for (size_t i = 0; i < rs->npats && rc == BV_OK; i++) {
         rc = add_variants(rs->pats[i].expr, (uint32_t)i, &lits, &lit_ids, &nlits, &caplits);
     }
-    size_t n = nlits + nre;
+    size_t nplace = rs->places ? bv_gazetteer_count(rs->places) : 0;
+    char **place_lits = nplace ? calloc(nplace, sizeof *place_lits) : NULL;
+    if (nplace && place_lits == NULL) {
+        rc = BV_ENOMEM;
+    }
+    for (size_t i = 0; rc == BV_OK && i < nplace; i++) {
+        /* " name ": whole words in normalised text; every bytes but letters and digits as \xHH */
+        const bv_place *pl = bv_gazetteer_get(rs->places, i);
+        char *e = malloc(pl->norm_len * 4 + 16);
+        if (e == NULL) {
+            rc = BV_ENOMEM;
+            break;
+        }
+        size_t o = 0;
+        o += (size_t)snprintf(e + o, 8, "\\x20");
+        for (size_t k = 0; k < pl->norm_len; k++) {
+            unsigned char c = (unsigned char)pl->norm[k];
+            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+                e[o++] = (char)c;
+            } else {
+                o += (size_t)snprintf(e + o, 8, "\\x%02x", c);
+            }
+        }
+        o += (size_t)snprintf(e + o, 8, "\\x20");
+        place_lits[i] = e;
+    }
+    rs->place_base = (unsigned)(rs->npats + rs->natoms);
+    size_t n = nlits + nre + nplace;
     const char **exprs = NULL;
     unsigned *flags = NULL, *ids = NULL;
     if (n > UINT_MAX / 2) {
@@ -271,6 +307,12 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
                 k++;
             }
         }
+        /* every occurrence of a place: a name that needs context may have it only once */
+        for (size_t i = 0; i < nplace; i++, k++) {
+            exprs[k] = place_lits[i];
+            flags[k] = 0;
+            ids[k] = rs->place_base + (unsigned)i;
+        }
         if (k == 0) {
             break;
         }
@@ -283,7 +325,8 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
         /* A regex that fails only in the combined database goes to the always-run list and
          * the database is built again; anything else is an error. */
         int e = cerr->expression;
-        if (e >= 0 && (size_t)e < k && ids[e] >= rs->npats && attempt < 64) {
+        if (e >= 0 && (size_t)e < k && ids[e] >= rs->npats && ids[e] < rs->place_base &&
+            attempt < 64) {
             rs->atoms[ids[e] - rs->npats].always = 1;
             hs_free_compile_error(cerr);
             continue;
@@ -302,11 +345,145 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
     free(exprs);
     free(flags);
     free(ids);
+    for (size_t i = 0; place_lits && i < nplace; i++) {
+        free(place_lits[i]);
+    }
+    free(place_lits);
     for (size_t i = 0; i < nlits; i++) {
         free(lits[i]);
     }
     free(lits);
     free(lit_ids);
+    return rc;
+}
+
+/* The normalised form of s without the spaces around it, into b; its length. */
+static size_t place_norm(const char *s, bv_buf *b)
+{
+    if (bv_text_normalise_flags(s, strlen(s), b, BV_TEXT_NO_TAG_SPLIT) != 0) {
+        return 0;
+    }
+    size_t st = 0, n = b->len;
+    while (st < n && b->p[st] == ' ') {
+        st++;
+    }
+    while (n > st && b->p[n - 1] == ' ') {
+        n--;
+    }
+    memmove(b->p, b->p + st, n - st);
+    b->len = n - st;
+    b->p[b->len] = '\0';
+    return b->len;
+}
+
+static int norm_eq(const char *s, const char *norm, size_t len, bv_buf *b)
+{
+    size_t n = s ? place_norm(s, b) : 0;
+    return n == len && n > 0 && memcmp(b->p, norm, n) == 0;
+}
+
+/* place: atoms: the gazetteer (the built-in one when none was given and a rule uses place:),
+ * and for `own` and [names] the entries that count. */
+static int resolve_places(bv_ruleset *rs, bv_diag *diag)
+{
+    for (size_t i = 0; i < rs->natoms; i++) {
+        if (rs->atoms[i].kind == ATOM_PLACE && rs->atoms[i].nrules > 0 &&
+            append_u32(&rs->place_atoms, &rs->nplace_atoms, (uint32_t)i) != BV_OK) {
+            return BV_ENOMEM;
+        }
+    }
+    if (rs->nplace_atoms == 0) {
+        return BV_OK;
+    }
+    if (rs->places == NULL) {
+        rs->places_owned = bv_gazetteer_new();
+        if (rs->places_owned == NULL) {
+            return BV_ENOMEM;
+        }
+        rs->places = rs->places_owned;
+    }
+    bv_buf b = BV_BUF_INIT, own = BV_BUF_INIT;
+    int rc = BV_OK;
+    size_t ownlen = rs->own ? place_norm(rs->own, &own) : 0;
+    /* "Den Haag" is 's-Gravenhage in the register: the municipality under both names */
+    bv_buf own2 = BV_BUF_INIT;
+    size_t own2len = 0;
+    long of = ownlen ? bv_gazetteer_find(rs->places, own.p, ownlen) : -1;
+    if (of >= 0 && bv_gazetteer_get(rs->places, (size_t)of)->official) {
+        own2len = place_norm(bv_gazetteer_get(rs->places, (size_t)of)->official, &own2);
+    }
+    size_t n = bv_gazetteer_count(rs->places);
+    for (size_t k = 0; k < rs->nplace_atoms && rc == BV_OK; k++) {
+        ratom *a = &rs->atoms[rs->place_atoms[k]];
+        if (a->place_mode == PLACE_ANY) {
+            continue;
+        }
+        if (a->place_mode == PLACE_OWN && ownlen == 0) {
+            bv_diag_set(diag, a->file, a->line, a->col,
+                        "'place: own' needs the municipality: places: {municipality: NAME} in "
+                        "the config");
+            rc = BV_EINVAL;
+            break;
+        }
+        for (size_t e = 0; e < n && rc == BV_OK; e++) {
+            const bv_place *pl = bv_gazetteer_get(rs->places, e);
+            int in = 0;
+            if (a->place_mode == PLACE_OWN) {
+                in = (pl->kinds & BV_PLACE_EXTRA) ||
+                     (pl->norm_len == ownlen && memcmp(pl->norm, own.p, ownlen) == 0) ||
+                     (own2len && pl->norm_len == own2len &&
+                      memcmp(pl->norm, own2.p, own2len) == 0) ||
+                     norm_eq(pl->official, own.p, ownlen, &b) ||
+                     (own2len && norm_eq(pl->official, own2.p, own2len, &b));
+                /* a residence of the municipality, when it lies there alone */
+                if (!in && pl->nhomes == 1) {
+                    in = norm_eq(pl->homes[0].municipality, own.p, ownlen, &b) ||
+                         (own2len && norm_eq(pl->homes[0].municipality, own2.p, own2len, &b));
+                }
+            } else {
+                /* a name, its official name (an alias), and the aliases and parts of both */
+                for (size_t q = 0; q < a->nplace_names && !in; q++) {
+                    size_t ql = place_norm(a->place_names[q], &b);
+                    char *qn = strndup(b.p, ql);
+                    if (qn == NULL) {
+                        rc = BV_ENOMEM;
+                        break;
+                    }
+                    long f = bv_gazetteer_find(rs->places, qn, ql);
+                    const char *off =
+                        f >= 0 ? bv_gazetteer_get(rs->places, (size_t)f)->official : NULL;
+                    char *on = NULL;
+                    size_t ol = off ? place_norm(off, &b) : 0;
+                    if (ol) {
+                        on = strndup(b.p, ol);
+                    }
+                    in = (ql == pl->norm_len && memcmp(qn, pl->norm, ql) == 0) ||
+                         (on && ol == pl->norm_len && memcmp(on, pl->norm, ol) == 0) ||
+                         norm_eq(pl->official, qn, ql, &b) ||
+                         (on && norm_eq(pl->official, on, ol, &b));
+                    free(qn);
+                    free(on);
+                }
+            }
+            if (in) {
+                rc = append_u32(&a->place_entries, &a->nplace_entries, (uint32_t)e);
+            }
+        }
+        /* a name nobody can find is a mistake in the rule file */
+        for (size_t q = 0; q < a->nplace_names && rc == BV_OK; q++) {
+            size_t ql = place_norm(a->place_names[q], &b);
+            if (ql == 0 || bv_gazetteer_find(rs->places, b.p, ql) < 0) {
+                bv_diag_set(diag, a->file, a->line, a->col,
+                            "unknown place '%s' (not a Dutch residence, municipality or "
+                            "province, nor in the municipality's own list)",
+                            a->place_names[q]);
+                rc = BV_EINVAL;
+            }
+        }
+    }
+    bv_buf_free(&b);
+    bv_buf_free(&own);
+    bv_buf_free(&own2);
     return rc;
 }
 
@@ -328,6 +505,9 @@ int bv_rules__compile(bv_ruleset *rs, bv_diag *diag)
             return BV_EINVAL;
         }
         (void)pcre2_jit_compile(rs->pats[i].re, PCRE2_JIT_COMPLETE);
+    }
+    if ((rc = resolve_places(rs, diag)) != BV_OK) {
+        return rc;
     }
     if ((rc = compile_hs(rs, diag)) != BV_OK) {
         return rc;
@@ -369,6 +549,9 @@ void bv_rules_free(bv_ruleset *rs)
     hs_free_database(rs->db);
     free(rs->always_rules);
     free(rs->always_regex);
+    free(rs->place_atoms);
+    bv_gazetteer_free(rs->places_owned);
+    free(rs->own);
     bv_rules__free_parsed(rs);
     free(rs);
 }
@@ -398,12 +581,25 @@ int bv_rules_load_buffer(bv_ruleset **out, const char *name, const char *yaml, s
 
 int bv_rules_load(bv_ruleset **out, const char *const *files, size_t nfiles, bv_diag *diag)
 {
+    return bv_rules_load_opts(out, files, nfiles, NULL, diag);
+}
+
+int bv_rules_load_opts(bv_ruleset **out, const char *const *files, size_t nfiles,
+                       const bv_rules_opts *opts, bv_diag *diag)
+{
     *out = NULL;
     bv_ruleset *rs = calloc(1, sizeof *rs);
     if (rs == NULL) {
         return BV_ENOMEM;
     }
     int rc = BV_OK;
+    if (opts) {
+        rs->places = opts->places;
+        if (opts->own && (rs->own = strdup(opts->own)) == NULL) {
+            free(rs);
+            return BV_ENOMEM;
+        }
+    }
     for (size_t i = 0; i < nfiles && rc == BV_OK; i++) {
         char *buf = NULL;
         size_t len = 0;
@@ -459,6 +655,8 @@ void bv_matcher_free(bv_matcher *m)
     free(m->rule_gen);
     free(m->cand_rules);
     free(m->cand_regex);
+    free(m->place_gen);
+    free(m->places);
     free(m);
 }
 
@@ -478,6 +676,12 @@ bv_matcher *bv_matcher_new(const bv_ruleset *rs)
     m->cand_rules = calloc(nr, sizeof *m->cand_rules);
     m->md = pcre2_match_data_create(1, NULL);
     m->mctx = pcre2_match_context_create(NULL);
+    size_t np = rs->places ? bv_gazetteer_count(rs->places) : 0;
+    m->place_gen = calloc(np + 1, sizeof *m->place_gen);
+    m->places = calloc(PLACES_PER_POST, sizeof *m->places);
+    if (m->place_gen == NULL || m->places == NULL) {
+        goto fail;
+    }
     if (m->atom_gen == NULL || m->cand_gen == NULL || m->cand_regex == NULL ||
         m->rule_gen == NULL || m->cand_rules == NULL || m->md == NULL || m->mctx == NULL) {
         goto fail;
@@ -501,10 +705,13 @@ static void next_gen(bv_matcher *m)
         memset(m->atom_gen, 0, (rs->natoms + 1) * sizeof *m->atom_gen);
         memset(m->cand_gen, 0, (rs->natoms + 1) * sizeof *m->cand_gen);
         memset(m->rule_gen, 0, (rs->nrules + 1) * sizeof *m->rule_gen);
+        memset(m->place_gen, 0,
+               ((rs->places ? bv_gazetteer_count(rs->places) : 0) + 1) * sizeof *m->place_gen);
         m->gen = 1;
     }
     m->ncand_rules = 0;
     m->ncand_regex = 0;
+    m->nplaces = 0;
 }
 
 static void mark_rule(bv_matcher *m, uint32_t r)
@@ -534,11 +741,89 @@ static void cand_regex(bv_matcher *m, uint32_t a)
     }
 }
 
+/* 1 when the original text writes name with its capital inside a sentence: not at the start of
+ * the text, nor after a full stop, question or exclamation mark, colon or line break. */
+static int capital_mid_sentence(const char *text, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    if (text == NULL || n == 0 || len < n) {
+        return 0;
+    }
+    for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), name, n)) != NULL; p++) {
+        const char *end = p + n;
+        int word_end = end == text + len || !(isalnum((unsigned char)*end) || (*end & 0x80));
+        int word_start = p == text || !(isalnum((unsigned char)p[-1]) || (p[-1] & 0x80));
+        if (!word_start || !word_end) {
+            continue;
+        }
+        const char *q = p;
+        while (q > text && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '"' || q[-1] == '\'' ||
+                            q[-1] == '(' || q[-1] == '#' || q[-1] == '@')) {
+            q--;
+        }
+        if (q > text && !strchr(".!?:\n\r", q[-1])) {
+            return 1;
+        }
+        if ((size_t)(p - text) + 1 >= len) {
+            break;
+        }
+    }
+    return 0;
+}
+
+/* One occurrence of a place's name: counted once per post, a name that is also a word only
+ * with context. */
+static void on_place(bv_matcher *m, uint32_t e, unsigned long long to)
+{
+    if (m->place_gen[e] == m->gen) {
+        return;
+    }
+    const bv_place *pl = bv_gazetteer_get(m->rs->places, e);
+    if (pl->needs_context) {
+        size_t start = (size_t)to - pl->norm_len - 1;
+        if (!bv_place_after_preposition(m->norm, m->normlen, start) &&
+            !capital_mid_sentence(m->text, m->textlen, pl->name)) {
+            return; /* another occurrence may have it */
+        }
+    }
+    m->place_gen[e] = m->gen;
+    if (m->nplaces < PLACES_PER_POST) {
+        m->places[m->nplaces++] = e;
+    }
+}
+
+static int cmp_u32(const void *a, const void *b);
+
+/* place: atoms from the places found. */
+static void mark_place_atoms(bv_matcher *m)
+{
+    const bv_ruleset *rs = m->rs;
+    if (m->nplaces == 0) {
+        return;
+    }
+    for (size_t k = 0; k < rs->nplace_atoms; k++) {
+        uint32_t ai = rs->place_atoms[k];
+        const ratom *a = &rs->atoms[ai];
+        int hit = a->place_mode == PLACE_ANY;
+        for (size_t i = 0; i < m->nplaces && !hit; i++) {
+            hit = bsearch(&m->places[i], a->place_entries, a->nplace_entries,
+                          sizeof *a->place_entries, cmp_u32) != NULL;
+        }
+        if (hit) {
+            mark_atom(m, ai);
+        }
+    }
+}
+
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
                     unsigned int flags, void *ctx)
 {
     bv_matcher *m = ctx;
     const bv_ruleset *rs = m->rs;
+    if (rs->places && id >= rs->place_base) {
+        on_place(m, id - rs->place_base, to);
+        return 0;
+    }
     if (id < rs->npats) {
         const rpat *p = &rs->pats[id];
         for (size_t k = 0; k < p->natoms; k++) {
@@ -610,18 +895,33 @@ static void sort_u32(uint32_t *v, size_t n)
 
 /* One scan with Vectorscan marks keyword atoms and regex candidates; pcre2 confirms the
  * candidates; only rules with a hit atom (or that hold with none) are evaluated. */
+static int match_text(bv_matcher *m, const bv_post *post, const char *text, const char *norm,
+                      size_t normlen, uint32_t *hits);
+
 int bv_match(bv_matcher *m, const bv_post *post, const char *norm, size_t normlen, uint32_t *hits)
+{
+    return match_text(m, post, post ? post->text : NULL, norm, normlen, hits);
+}
+
+/* bv_match with the original text given apart (examples have a text but no post). */
+static int match_text(bv_matcher *m, const bv_post *post, const char *text, const char *norm,
+                      size_t normlen, uint32_t *hits)
 {
     const bv_ruleset *rs = m->rs;
     if (normlen > UINT_MAX) {
         return BV_ELIMIT;
     }
     next_gen(m);
+    m->norm = norm;
+    m->normlen = normlen;
+    m->text = text;
+    m->textlen = text ? strlen(text) : 0;
     if (rs->db != NULL) {
         if (hs_scan(rs->db, norm, (unsigned)normlen, 0, m->scratch, on_match, m) != HS_SUCCESS) {
             return BV_ERR;
         }
     }
+    mark_place_atoms(m);
     for (size_t i = 0; i < rs->nalways_regex; i++) {
         cand_regex(m, rs->always_regex[i]);
     }
@@ -663,9 +963,35 @@ int bv_match_reference(bv_matcher *m, const bv_post *post, const char *norm, siz
 {
     const bv_ruleset *rs = m->rs;
     next_gen(m);
+    m->norm = norm;
+    m->normlen = normlen;
+    m->text = post && post->text ? post->text : NULL;
+    m->textlen = m->text ? strlen(m->text) : 0;
+    /* places: every name searched for on its own (the order found may differ; the set not) */
+    for (size_t e = 0; rs->places && e < bv_gazetteer_count(rs->places); e++) {
+        const bv_place *pl = bv_gazetteer_get(rs->places, e);
+        for (size_t at = 0; at + pl->norm_len + 2 <= normlen; at++) {
+            if (norm[at] == ' ' && memcmp(norm + at + 1, pl->norm, pl->norm_len) == 0 &&
+                norm[at + 1 + pl->norm_len] == ' ') {
+                on_place(m, (uint32_t)e, at + pl->norm_len + 2);
+            }
+        }
+    }
+    for (size_t i = 0; i < rs->nplace_atoms; i++) {
+        const ratom *a = &rs->atoms[rs->place_atoms[i]];
+        int hit = m->nplaces > 0 && a->place_mode == PLACE_ANY;
+        for (size_t k = 0; k < m->nplaces && !hit; k++) {
+            for (size_t q = 0; q < a->nplace_entries && !hit; q++) {
+                hit = a->place_entries[q] == m->places[k];
+            }
+        }
+        if (hit) {
+            m->atom_gen[rs->place_atoms[i]] = m->gen;
+        }
+    }
     for (size_t i = 0; i < rs->natoms; i++) {
         const ratom *a = &rs->atoms[i];
-        if (a->nrules == 0) {
+        if (a->nrules == 0 || a->kind == ATOM_PLACE) {
             continue;
         }
         int hit = 0;
@@ -690,6 +1016,12 @@ int bv_match_reference(bv_matcher *m, const bv_post *post, const char *norm, siz
     return n;
 }
 
+size_t bv_match_places(const bv_matcher *m, const uint32_t **entries)
+{
+    *entries = m->places;
+    return m->nplaces;
+}
+
 /* ---- examples and explain ---- */
 
 int bv_rules_run_examples(const bv_ruleset *rs, FILE *out, size_t *total)
@@ -712,7 +1044,7 @@ int bv_rules_run_examples(const bv_ruleset *rs, FILE *out, size_t *total)
                 failed = BV_ENOMEM;
                 goto done;
             }
-            int n = bv_match(m, NULL, nb.p, nb.len, hits);
+            int n = match_text(m, NULL, x->text, nb.p, nb.len, hits);
             int got = 0;
             for (int j = 0; j < n; j++) {
                 got |= hits[j] == (uint32_t)i;
@@ -743,7 +1075,7 @@ static void explain_cond(const bv_ruleset *rs, const rrule *r, uint32_t ni, int 
     fprintf(out, "%*s", 4 + 2 * depth, "");
     if (c->type == COND_ATOM) {
         const ratom *a = &rs->atoms[c->atom];
-        static const char *const kinds[] = {"list", "regex", "keyword"};
+        static const char *const kinds[] = {"list", "regex", "keyword", "place"};
         fprintf(out, "%s %s%s%s\n", kinds[a->kind], a->kind == ATOM_KEYWORD ? "\"" : "", a->name,
                 a->kind == ATOM_KEYWORD ? "\"" : "");
         return;
@@ -757,8 +1089,21 @@ static void explain_cond(const bv_ruleset *rs, const rrule *r, uint32_t ni, int 
 static void explain_atom(const bv_ruleset *rs, uint32_t ai, FILE *out)
 {
     const ratom *a = &rs->atoms[ai];
-    static const char *const kinds[] = {"list", "regex", "keyword"};
+    static const char *const kinds[] = {"list", "regex", "keyword", "place"};
     fprintf(out, "    %s %s (%s:%d:%d)\n", kinds[a->kind], a->name, a->file, a->line, a->col);
+    if (a->kind == ATOM_PLACE) {
+        size_t n = rs->places ? bv_gazetteer_count(rs->places) : 0;
+        if (a->place_mode == PLACE_ANY) {
+            fprintf(out, "      any of %zu place names (hs ids %u..%zu, every occurrence)\n", n,
+                    rs->place_base, rs->place_base + n - 1);
+        } else {
+            fprintf(out,
+                    "      %zu place names of the %zu (hs ids from %u); names that are also "
+                    "words need a preposition or a capital\n",
+                    a->nplace_entries, n, rs->place_base);
+        }
+        return;
+    }
     if (a->kind == ATOM_REGEX) {
         if (a->always) {
             fprintf(out, "      not prefilterable: pcre2 runs /%s/ on every post\n", a->regex);

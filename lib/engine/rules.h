@@ -76,6 +76,18 @@ typedef struct bv_matcher bv_matcher;
 /* Loads and compiles rule files. The rule ids must be unique across files. On error returns
  * a negative bv_err and fills diag with file:line:col and what is wrong. */
 int bv_rules_load(bv_ruleset **out, const char *const *files, size_t nfiles, bv_diag *diag);
+/* What else a rule set is built with. */
+typedef struct bv_rules_opts {
+    /* The place names to find in posts (engine/places.h; borrowed, must outlive the set). NULL:
+     * the built-in names when a rule uses `place:`, none otherwise. */
+    const struct bv_gazetteer *places;
+    const char *own; /* the municipality `place: own` means (with its own list), or NULL */
+} bv_rules_opts;
+
+/* bv_rules_load with options (NULL: none). */
+int bv_rules_load_opts(bv_ruleset **out, const char *const *files, size_t nfiles,
+                       const bv_rules_opts *opts, bv_diag *diag);
+
 /* The same from memory (for tests and fuzzing); name is used in diagnostics. */
 int bv_rules_load_buffer(bv_ruleset **out, const char *name, const char *yaml, size_t len,
                          bv_diag *diag);
@@ -95,6 +107,10 @@ void bv_matcher_free(bv_matcher *m);
  * is "" passes every language filter; "nl" takes "nl", "NL" and "nl-NL". norm needs no NUL.
  * Allocates nothing. */
 int bv_match(bv_matcher *m, const bv_post *post, const char *norm, size_t normlen, uint32_t *hits);
+
+/* The places the last bv_match found (gazetteer entries, each once, in the order first named;
+ * names that need context only with it). Borrowed until the next bv_match. */
+size_t bv_match_places(const bv_matcher *m, const uint32_t **entries);
 
 /* The reference path: the same answer as bv_match, computed by running pcre2 (JIT) for every
  * pattern of every rule, with no prefilter. Used by tests (the two must agree) and by the

@@ -4,6 +4,7 @@
 #ifndef BV_ENGINE_RULES_INT_H
 #define BV_ENGINE_RULES_INT_H
 
+#include "engine/places.h"
 #include "engine/rules.h"
 
 #include <hs/hs.h>
@@ -35,7 +36,8 @@ typedef struct rcond {
     uint32_t n;     /* number of children */
 } rcond;
 
-enum { ATOM_LIST = 0, ATOM_REGEX, ATOM_KEYWORD };
+enum { ATOM_LIST = 0, ATOM_REGEX, ATOM_KEYWORD, ATOM_PLACE };
+enum { PLACE_ANY = 0, PLACE_OWN, PLACE_NAMES };
 
 typedef struct ratom {
     int kind;
@@ -51,6 +53,12 @@ typedef struct ratom {
     int always;      /* REGEX: cannot be prefiltered by Vectorscan; pcre2 runs on every post */
     uint32_t *rules; /* indices of the rules that use this atom (ascending) */
     size_t nrules;
+    int place_mode;     /* PLACE: PLACE_ANY, PLACE_OWN or PLACE_NAMES */
+    char **place_names; /* PLACE_NAMES: as written */
+    size_t nplace_names;
+    uint32_t *place_entries; /* PLACE_NAMES, PLACE_OWN: the gazetteer entries that count
+                                (ascending), resolved at compile time */
+    size_t nplace_entries;
 } ratom;
 
 typedef struct rpat {
@@ -93,6 +101,13 @@ struct bv_ruleset {
     size_t nalways_rules;
     uint32_t *always_regex; /* regex atoms pcre2 runs on every post */
     size_t nalways_regex;
+    /* places: the gazetteer's names join the database (ids from place_base on) */
+    const bv_gazetteer *places; /* borrowed from the caller, or owned (places_owned) */
+    bv_gazetteer *places_owned;
+    char *own; /* the configured municipality (place: own), or NULL */
+    unsigned place_base;
+    uint32_t *place_atoms; /* atoms of kind PLACE in use */
+    size_t nplace_atoms;
 };
 
 /* rules_load.c: parses one YAML rule file into rs (rules, atoms, examples). */

@@ -565,8 +565,67 @@ static int new_node(ld *l, const yaml_node_t *at, uint32_t *out)
 }
 
 static const char cond_help[] =
-    "a condition is {list: NAME}, {regex: NAME}, {keyword: TEXT}, {any: [...]}, {all: [...]} "
-    "or {not: CONDITION}";
+    "a condition is {list: NAME}, {regex: NAME}, {keyword: TEXT}, {place: any|own|[NAMES]}, "
+    "{any: [...]}, {all: [...]} or {not: CONDITION}";
+
+/* {place: any}, {place: own} or {place: [NAME, ...]}: a new PLACE atom in *ai. */
+static int parse_place(ld *l, const yaml_node_t *v, uint32_t *ai)
+{
+    ratom *a = new_atom(l, ATOM_PLACE, v, ai);
+    if (a == NULL) {
+        return BV_ENOMEM;
+    }
+    if (v->type == YAML_SCALAR_NODE) {
+        const char *s;
+        size_t len;
+        int rc = scalar(l, v, "any, own or a list of place names", &s, &len);
+        if (rc != BV_OK) {
+            return rc;
+        }
+        if (len == 3 && memcmp(s, "any", 3) == 0) {
+            a->place_mode = PLACE_ANY;
+        } else if (len == 3 && memcmp(s, "own", 3) == 0) {
+            a->place_mode = PLACE_OWN;
+        } else {
+            return fail(l, v, "'place' takes any, own or a list of place names, not '%.*s'",
+                        (int)(len > 64 ? 64 : len), s);
+        }
+        a->name = strndup(s, len);
+        return a->name ? BV_OK : BV_ENOMEM;
+    }
+    if (v->type != YAML_SEQUENCE_NODE ||
+        v->data.sequence.items.start == v->data.sequence.items.top) {
+        return fail(l, v, "'place' takes any, own or a non-empty list of place names");
+    }
+    a->place_mode = PLACE_NAMES;
+    a->name = strdup("[names]");
+    if (a->name == NULL) {
+        return BV_ENOMEM;
+    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *c;
+        const char *s;
+        size_t len;
+        int rc = take(l, *it, &c);
+        if (rc == BV_OK) {
+            rc = scalar(l, c, "a place name", &s, &len);
+        }
+        if (rc != BV_OK) {
+            return rc;
+        }
+        if (len == 0 || len > BV_PLACES_NAME_MAX) {
+            return fail(l, c, "a place name of 1 to %d bytes", BV_PLACES_NAME_MAX);
+        }
+        if (grow_n(&a->place_names, a->nplace_names, a->nplace_names + 1, sizeof *a->place_names) !=
+                BV_OK ||
+            (a->place_names[a->nplace_names] = strndup(s, len)) == NULL) {
+            return BV_ENOMEM;
+        }
+        a->nplace_names++;
+    }
+    return BV_OK;
+}
 
 static int parse_cond(ld *l, const yaml_node_t *n, int depth, uint32_t *out)
 {
@@ -577,13 +636,13 @@ static int parse_cond(ld *l, const yaml_node_t *n, int depth, uint32_t *out)
         n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1) {
         return fail(l, n, "%s", cond_help);
     }
-    static const char *const keys[] = {"list", "regex", "keyword", "any", "all", "not"};
+    static const char *const keys[] = {"list", "regex", "keyword", "any", "all", "not", "place"};
     yaml_node_pair_t *p = n->data.mapping.pairs.start;
     yaml_node_t *k, *v;
     uint32_t mask = 0;
     int rc = take(l, p->key, &k);
     if (rc == BV_OK) {
-        rc = key_index(l, k, keys, 6, &mask, "a condition");
+        rc = key_index(l, k, keys, 7, &mask, "a condition");
     }
     int which = rc;
     if (rc >= 0) {
@@ -598,9 +657,13 @@ static int parse_cond(ld *l, const yaml_node_t *n, int depth, uint32_t *out)
     }
     const char *s;
     size_t len;
-    if (which <= 2) {
+    if (which <= 2 || which == 6) {
         uint32_t ai;
-        if (which == 2) {
+        if (which == 6) {
+            if ((rc = parse_place(l, v, &ai)) != BV_OK) {
+                return rc;
+            }
+        } else if (which == 2) {
             if ((rc = scalar(l, v, "a keyword", &s, &len)) != BV_OK) {
                 return rc;
             }
@@ -1366,6 +1429,11 @@ void bv_rules__free_parsed(bv_ruleset *rs)
         free(a->regex);
         pcre2_code_free(a->re);
         free(a->rules);
+        for (size_t k = 0; k < a->nplace_names; k++) {
+            free(a->place_names[k]);
+        }
+        free(a->place_names);
+        free(a->place_entries);
     }
     free(rs->atoms);
     for (size_t i = 0; i < rs->nfiles; i++) {

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include "core/err.h"
+#include "engine/places.h"
 #include "engine/rules.h"
 #include "engine/text.h"
 
@@ -353,6 +354,103 @@ static void test_errors_conditions(void **state)
     }
     snprintf(buf + n, sizeof buf - n, "\n" DET);
     load_err(buf, 3, 12 + 6 * 33, "nested deeper");
+}
+
+/* ---- places ---- */
+
+static void test_places(void **state)
+{
+    (void)state;
+    bv_ruleset *rs =
+        load_ok("rules:\n"
+                "  - id: any\n"
+                "    match: {all: [{keyword: feest}, {place: any}]}\n" DET "  - id: names\n"
+                "    match: {place: [Haren, \"Den Haag\"]}\n" DET "  - id: nowhere\n"
+                "    match: {all: [{keyword: feest}, {not: {place: any}}]}\n" DET);
+    /* a place in a phrase, multi-word names, diacritics, hashtags */
+    assert_true(hit(rs, "Groot feest in Haren zaterdag"));
+    assert_true(hit(rs, "feest op de Grote Markt in Den Bosch"));
+    assert_true(hit(rs, "FEEST in HOEK VAN HOLLAND"));
+    assert_true(hit(rs, "feest #Leeuwarden"));
+    assert_false(hit(rs, "feest zonder plaats"));
+    /* names that are also words: a preposition of place, or a capital inside a sentence */
+    assert_true(hit(rs, "feest in best vanavond"));
+    assert_true(hit_post(rs, &(bv_post){.text = (char *)"Morgen feest, ook Best doet mee"},
+                         "Morgen feest, ook Best doet mee", 0));
+    assert_false(hit(rs, "de beste feest ooit"));
+    assert_false(hit(rs, "made in Holland feest"));
+    assert_false(hit_post(rs, &(bv_post){.text = (char *)"Feest! Best wel leuk"},
+                          "Feest! Best wel leuk", 0));
+    assert_false(hit_post(rs, &(bv_post){.text = (char *)"feest. Made in China"},
+                          "feest. Made in China", 0));
+    /* [names]: the names, their aliases and parts */
+    assert_true(hit_post(rs, NULL, "vanavond in Haren", 1));
+    assert_true(hit_post(rs, NULL, "rellen in 's-Gravenhage", 1));
+    assert_true(hit_post(rs, NULL, "The Hague tonight", 1));
+    assert_true(hit_post(rs, NULL, "strand Scheveningen", 1));
+    assert_false(hit_post(rs, NULL, "rellen in Groningen", 1));
+    /* not: {place: any} */
+    assert_true(hit_post(rs, NULL, "feest zonder plaats", 2));
+    assert_false(hit_post(rs, NULL, "feest in Haren", 2));
+    /* the places found, each once, in the order named */
+    bv_matcher *m = bv_matcher_new(rs);
+    bv_buf nb = BV_BUF_INIT;
+    const char *t = "Van Haren naar Den Haag en terug naar Haren, best ver";
+    bv_text_normalise(t, strlen(t), &nb);
+    uint32_t hits[4];
+    bv_post post = {.text = (char *)t};
+    assert_true(bv_match(m, &post, nb.p, nb.len, hits) >= 0);
+    const uint32_t *pl;
+    assert_int_equal(bv_match_places(m, &pl), 2); /* "best" without context: not a place */
+    bv_gazetteer *g = bv_gazetteer_new();
+    (void)g;
+    bv_gazetteer_free(g);
+    bv_buf_free(&nb);
+    bv_matcher_free(m);
+    bv_rules_free(rs);
+}
+
+static void test_places_own(void **state)
+{
+    (void)state;
+    bv_gazetteer *g = bv_gazetteer_new();
+    const char *extra = "Malieveld\nZuiderpark\n";
+    bv_diag d;
+    assert_int_equal(bv_gazetteer_add_extra(g, "dh.txt", extra, strlen(extra), &d), 0);
+    char path[] = "/tmp/bv_test_places_XXXXXX";
+    int fd = mkstemp(path);
+    const char *y = "rules:\n  - id: own\n    match: {place: own}\n" DET
+                    "  - id: mv\n    match: {place: [Malieveld]}\n" DET;
+    assert_int_equal(write(fd, y, strlen(y)), (ssize_t)strlen(y));
+    close(fd);
+    const char *files[] = {path};
+    bv_rules_opts o = {.places = g, .own = "Den Haag"};
+    bv_ruleset *rs = NULL;
+    assert_int_equal(bv_rules_load_opts(&rs, files, 1, &o, &d), 0);
+    assert_true(hit_post(rs, NULL, "demonstratie op het Malieveld", 0));
+    assert_true(hit_post(rs, NULL, "vuurwerk Zuiderpark", 0));
+    assert_true(hit_post(rs, NULL, "rellen in Den Haag", 0));
+    assert_true(hit_post(rs, NULL, "rellen in 's-Gravenhage", 0));
+    assert_true(hit_post(rs, NULL, "drukte in Scheveningen", 0));
+    assert_false(hit_post(rs, NULL, "rellen in Rotterdam", 0));
+    assert_true(hit_post(rs, NULL, "demonstratie op het Malieveld", 1));
+    bv_rules_free(rs);
+    /* own without a municipality; a name nobody knows */
+    o.own = NULL;
+    assert_int_equal(bv_rules_load_opts(&rs, files, 1, &o, &d), BV_EINVAL);
+    assert_non_null(strstr(d.msg, "needs the municipality"));
+    assert_int_equal(d.line, 3);
+    unlink(path);
+    bv_gazetteer_free(g);
+    load_err("rules:\n  - id: r\n    match: {place: [Malieveld]}\n" DET, 3, 20,
+             "unknown place 'Malieveld'");
+    load_err("rules:\n  - id: r\n    match: {place: everywhere}\n" DET, 3, 20,
+             "'place' takes any, own or a list of place names, not 'everywhere'");
+    load_err("rules:\n  - id: r\n    match: {place: []}\n" DET, 3, 20,
+             "non-empty list of place names");
+    load_err("rules:\n  - id: r\n    match: {place: {a: b}}\n" DET, 3, 20,
+             "non-empty list of place names");
+    load_err("rules:\n  - id: r\n    match: {place: [[x]]}\n" DET, 3, 21, "a place name");
 }
 
 #define R0 "rules:\n  - id: r\n    match: {keyword: x}\n    detectors:\n"
@@ -918,6 +1016,8 @@ int main(void)
         cmocka_unit_test(test_errors_keywords),
         cmocka_unit_test(test_errors_regex),
         cmocka_unit_test(test_errors_conditions),
+        cmocka_unit_test(test_places),
+        cmocka_unit_test(test_places_own),
         cmocka_unit_test(test_errors_detectors),
         cmocka_unit_test(test_errors_examples),
         cmocka_unit_test(test_files),
