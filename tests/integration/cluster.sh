@@ -22,7 +22,12 @@ trap cleanup EXIT
 
 ok() { echo "PASS cluster: $1"; }
 bad() { echo "FAIL cluster: $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+check() { # name condition [file to show when it fails]
+    if eval "$2"; then ok "$1"; else
+        bad "$1"
+        [ -n "${3:-}" ] && sed 's/^/    /' "$3" | tail -40
+    fi
+}
 
 # Waits (polling with a deadline) until the command succeeds. 0, or 1 after timeout seconds.
 wait_for() { # timeout command...
@@ -177,19 +182,20 @@ check "no key outside the drill's namespace" \
 SLOT=$(redis-cli -p "${C3[0]}" cluster keyslot "{drill/haren/m1/project-x}")
 SRC=$(owner_of "${C3[0]}" "$SLOT")
 DST=$(for p in "${C3[@]}"; do [ "$p" != "$SRC" ] && echo "$p" && break; done)
-BLIKVELD_LOG=info $BIN replay $R --speed 2000 --redis "redis://127.0.0.1:${C3[0]}" --run m1 \
+BLIKVELD_LOG=info $BIN replay $R --speed 1500 --redis "redis://127.0.0.1:${C3[0]}" --run m1 \
     "$T/drill.ndjson" > "$T/m1.json" 2> "$T/m1.err" &
 RP=$!
 wait_for 20 more_keys_than "$SRC" "$SLOT" 0 # into the replay: the rule's windows are written
+check "the slot migrates while the replay still runs" "kill -0 $RP 2> /dev/null" "$T/m1.err"
 migrate "$SLOT" "$SRC" "$DST"
 wait $RP
 rc=$?
-check "the replay across a migration exits 0" "[ $rc = 0 ]"
+check "the replay across a migration exits 0" "[ $rc = 0 ]" "$T/m1.err"
 check "the migrated slot is owned by its new master" "[ '$(owner_of "${C3[0]}" "$SLOT")' = '$DST' ]"
 moved=$(sed -n 's/.*redirects followed: \([0-9]*\) MOVED, \([0-9]*\) ASK.*/\1/p' "$T/m1.err")
 asked=$(sed -n 's/.*redirects followed: \([0-9]*\) MOVED, \([0-9]*\) ASK.*/\2/p' "$T/m1.err")
 check "MOVED and ASK redirects were followed ($moved MOVED, $asked ASK)" \
-    "[ '${moved:-0}' -gt 0 ] && [ '${asked:-0}' -gt 0 ]"
+    "[ '${moved:-0}' -gt 0 ] && [ '${asked:-0}' -gt 0 ]" "$T/m1.err"
 check "alerts unchanged by the migration" \
     "diff <(alerts '$T/single.json') <(alerts '$T/m1.json') > '$T/m1.diff'"
 
@@ -199,21 +205,24 @@ C6=("${CLUSTER[@]}")
 if [ ${#C6[@]} -ne 6 ]; then bad "a 3-master cluster with a replica each is created"; exit 1; fi
 SLOT=$(redis-cli -p "${C6[0]}" cluster keyslot "{drill/haren/f1/project-x}")
 VICTIM=$(owner_of "${C6[0]}" "$SLOT")
-BLIKVELD_LOG=info $BIN replay $R --speed 2000 --redis "redis://127.0.0.1:$VICTIM" --run f1 \
+BLIKVELD_LOG=info $BIN replay $R --speed 1500 --redis "redis://127.0.0.1:$VICTIM" --run f1 \
     "$T/drill.ndjson" > "$T/f1.json" 2> "$T/f1.err" &
 RP=$!
 wait_for 20 more_keys_than "$VICTIM" "$SLOT" 0 # into the replay
-kill -9 "${NODE_PID[$VICTIM]}"
-wait "${NODE_PID[$VICTIM]}" 2> /dev/null
+check "the master is killed while the replay still runs" "kill -0 $RP 2> /dev/null" "$T/f1.err"
+{
+    kill -9 "${NODE_PID[$VICTIM]}"
+    wait "${NODE_PID[$VICTIM]}"
+} 2> /dev/null
 SURVIVOR=$(for p in "${C6[@]}"; do [ "$p" != "$VICTIM" ] && echo "$p" && break; done)
 wait_for 30 bash -c "[ -n \"\$(redis-cli -p $SURVIVOR cluster nodes | awk -v s=$SLOT '\$3 ~ /master/ && \$3 !~ /fail/' )\" ] && redis-cli -p $SURVIVOR cluster info | grep -q cluster_state:ok"
 wait $RP
 rc=$?
 NEW=$(owner_of "$SURVIVOR" "$SLOT")
 check "the killed master's replica took its slots" "[ -n '$NEW' ] && [ '$NEW' != '$VICTIM' ]"
-check "the replay across the failover exits 0" "[ $rc = 0 ]"
+check "the replay across the failover exits 0" "[ $rc = 0 ]" "$T/f1.err"
 check "it said the cluster went away and came back" \
-    "grep -q 'Server closed the connection' '$T/f1.err' && [ \$(grep -c ': connected' '$T/f1.err') -ge 2 ]"
+    "grep -q 'wait, retrying' '$T/f1.err' && [ \$(grep -c ': connected' '$T/f1.err') -ge 2 ]" "$T/f1.err"
 check "nothing was left pending" "grep -q 'pending       0 deltas now' '$T/f1.err'"
 check "alerts unchanged by the failover" \
     "diff <(alerts '$T/single.json') <(alerts '$T/f1.json') > '$T/f1.diff'"
