@@ -7,6 +7,7 @@
 #include "alert/sink.h"
 #include "core/config.h"
 #include "engine/pipeline.h"
+#include "engine/places.h"
 #include "engine/pseudo.h"
 #include "engine/rules.h"
 #include "engine/store.h"
@@ -30,6 +31,13 @@ typedef struct bv_cmd_redis_conf {
 } bv_cmd_redis_conf;
 extern const bv_option bv_cmd_redis_table[];
 
+/* The `places:` section of a config file. */
+typedef struct bv_cmd_places_conf {
+    char *municipality; /* what `place: own` means */
+    char *extra;        /* the municipality's own list of place names */
+} bv_cmd_places_conf;
+extern const bv_option bv_cmd_places_table[];
+
 /* The event a command runs: its name, state directory, Redis address, rule set and pseudonym
  * key. Owned; bv_cmd_event_free releases it (also after a failed setup). */
 typedef struct bv_cmd_event {
@@ -40,6 +48,7 @@ typedef struct bv_cmd_event {
     char where[BV_REDIS_ADDR_FMT_MAX];
     bv_ruleset *rs;
     bv_pseudo *pseudo;
+    bv_gazetteer *places; /* the place names the rules find (built in, plus the extra list) */
 } bv_cmd_event;
 
 /* Where each comes from: the flag first, then the config (all borrowed; NULL when not given). */
@@ -51,6 +60,7 @@ typedef struct bv_cmd_event_args {
     const char *state_flag, *conf_state; /* default: bv_cmd_default_state_dir() */
     const char *redis_flag, *conf_redis;
     int create_state_dir; /* make it (0700) when missing: cursors and offsets go there */
+    const bv_cmd_places_conf *places; /* may be NULL */
 } bv_cmd_event_args;
 
 /* Sets the event up, printing why not ("blikveld CMD: ..." or the rule file's diagnostic).

@@ -33,6 +33,7 @@ typedef struct replay_conf {
     char *state_dir;
     int64_t lateness_ms;
     bv_cmd_redis_conf redis;
+    bv_cmd_places_conf places;
 } replay_conf;
 
 static const bv_option conf_table[] = {
@@ -44,6 +45,8 @@ static const bv_option conf_table[] = {
               "cursors, offsets, pseudonym key (default $XDG_STATE_HOME/blikveld)"),
     BV_OPTION_RANGE("lateness", BV_OPT_DURATION, replay_conf, lateness_ms, "2m", 0, 86400000,
                     "how late a post may arrive and still count in its window"),
+    BV_OPTION_SECTION("places", replay_conf, places, bv_cmd_places_table,
+                      "where the event is: the municipality and its own place names"),
     BV_OPTION_SECTION("redis", replay_conf, redis, bv_cmd_redis_table,
                       "count in Redis, shared with other processes (default: in memory)"),
     BV_OPTION_IGNORE("sources", "live sources: read by `blikveld run`"),
@@ -356,6 +359,7 @@ int bv_cmd_replay(int argc, char **argv)
         .conf_state = conf.state_dir,
         .redis_flag = redis_url,
         .conf_redis = conf.redis.url,
+        .places = &conf.places,
     };
     int setup = bv_cmd_event_setup(&ev, &ea);
     if (setup == 2) {

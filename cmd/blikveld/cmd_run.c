@@ -43,6 +43,7 @@ typedef struct run_conf {
     int64_t lateness_ms;
     int64_t max_queue;
     bv_cmd_redis_conf redis;
+    bv_cmd_places_conf places;
     record_conf record;
     bv_seclist sources;
 } run_conf;
@@ -66,6 +67,8 @@ static const bv_option conf_table[] = {
                     "how late a post may arrive and still count in its window"),
     BV_OPTION_RANGE("max_queue", BV_OPT_INT, run_conf, max_queue, "10000", 1, 10000000,
                     "posts waiting for the pipeline at most; more are dropped and counted"),
+    BV_OPTION_SECTION("places", run_conf, places, bv_cmd_places_table,
+                      "where the event is: the municipality and its own place names"),
     BV_OPTION_SECTION("redis", run_conf, redis, bv_cmd_redis_table,
                       "count in Redis, shared with other processes (default: in memory)"),
     BV_OPTION_SECTION("record", run_conf, record, record_table,
@@ -471,6 +474,7 @@ int bv_cmd_run(int argc, char **argv)
         .conf_state = conf.state_dir,
         .redis_flag = redis_url,
         .conf_redis = conf.redis.url,
+        .places = &conf.places,
         .create_state_dir = 1,
     };
     int setup = bv_cmd_event_setup(&ev, &ea);

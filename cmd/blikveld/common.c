@@ -153,6 +153,14 @@ bv_store *bv_cmd_store_new(struct event_base *base, const bv_redis_addr *addr,
     return store;
 }
 
+const bv_option bv_cmd_places_table[] = {
+    BV_OPTION("municipality", BV_OPT_STRING, bv_cmd_places_conf, municipality, NULL,
+              "the municipality the event is in: what `place: own` in a rule means"),
+    BV_OPTION("extra", BV_OPT_PATH, bv_cmd_places_conf, extra, NULL,
+              "its own place names, one per line: neighbourhoods, squares, streets, venues"),
+    BV_OPTION_END,
+};
+
 int bv_cmd_event_setup(bv_cmd_event *ev, const bv_cmd_event_args *a)
 {
     char errstr[1024];
@@ -187,7 +195,18 @@ int bv_cmd_event_setup(bv_cmd_event *ev, const bv_cmd_event_args *a)
         fprintf(stderr, "blikveld %s: state_dir %s: %s\n", a->cmd, ev->state_dir, strerror(errno));
         return 1;
     }
-    if (bv_rules_load(&ev->rs, a->rules, a->nrules, &diag) != 0) {
+    ev->places = bv_gazetteer_new();
+    if (ev->places == NULL) {
+        fprintf(stderr, "blikveld %s: out of memory\n", a->cmd);
+        return 1;
+    }
+    if (a->places && a->places->extra &&
+        bv_gazetteer_load_extra(ev->places, a->places->extra, &diag) != 0) {
+        fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
+        return 1;
+    }
+    bv_rules_opts ro = {.places = ev->places, .own = a->places ? a->places->municipality : NULL};
+    if (bv_rules_load_opts(&ev->rs, a->rules, a->nrules, &ro, &diag) != 0) {
         fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
         return 1;
     }
@@ -202,6 +221,7 @@ void bv_cmd_event_free(bv_cmd_event *ev)
 {
     bv_pseudo_free(ev->pseudo);
     bv_rules_free(ev->rs);
+    bv_gazetteer_free(ev->places);
     free(ev->name);
     free(ev->state_dir);
     bv_redis_addr_free(&ev->raddr);
