@@ -43,7 +43,65 @@ void bv_alert_free(bv_alert *a)
         free(a->samples[i].excerpt);
     }
     free(a->samples);
+    for (size_t i = 0; i < a->nplaces; i++) {
+        bv_alert_place *p = &a->places[i];
+        free(p->name);
+        free(p->municipality);
+        free(p->province);
+        for (size_t k = 0; k < p->nambiguous; k++) {
+            free(p->ambiguous[k]);
+        }
+        free(p->ambiguous);
+    }
+    free(a->places);
     free(a);
+}
+
+/* Copies the signal's places into a. 0 or -1 (out of memory). */
+static int copy_places(bv_alert *a, const bv_signal *s)
+{
+    if (s->nplaces == 0) {
+        return 0;
+    }
+    a->places = calloc(s->nplaces, sizeof *a->places);
+    if (a->places == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < s->nplaces; i++) {
+        const bv_place_count *src = &s->places[i];
+        bv_alert_place *dst = &a->places[i];
+        a->nplaces = i + 1;
+        dst->count = src->count;
+        if ((dst->name = strdup(src->name)) == NULL) {
+            return -1;
+        }
+        if (src->home) {
+            dst->municipality = strdup(src->home->municipality);
+            dst->province = strdup(src->home->province);
+            if (!dst->municipality || !dst->province) {
+                return -1;
+            }
+        } else if (src->place && (src->place->kinds & BV_PLACE_PROVINCE)) {
+            if ((dst->province = strdup(src->place->name)) == NULL) {
+                return -1;
+            }
+        } else if (src->place && src->place->nhomes > 1) {
+            dst->ambiguous = calloc(src->place->nhomes, sizeof *dst->ambiguous);
+            if (dst->ambiguous == NULL) {
+                return -1;
+            }
+            for (size_t h = 0; h < src->place->nhomes; h++) {
+                char b[512];
+                snprintf(b, sizeof b, "%s, %s", src->place->homes[h].municipality,
+                         src->place->homes[h].province);
+                if ((dst->ambiguous[h] = strdup(b)) == NULL) {
+                    return -1;
+                }
+                dst->nambiguous = h + 1;
+            }
+        }
+    }
+    return 0;
 }
 
 bv_alert *bv_alert_from_signal(const bv_signal *s, bv_alert_state state, const char *event,
@@ -66,6 +124,9 @@ bv_alert *bv_alert_from_signal(const bv_signal *s, bv_alert_state state, const c
     }
     memcpy(a->evals, s->evals, s->nevals * sizeof *a->evals);
     a->nevals = s->nevals;
+    if (copy_places(a, s) != 0) {
+        goto fail;
+    }
     for (size_t i = 0; i < s->nsamples; i++) {
         const bv_sample *src = s->samples[i];
         bv_sample *dst = &a->samples[i];
@@ -169,6 +230,31 @@ int bv_alert_format_json(const bv_alert *a, bv_buf *b)
         }
         format_eval(b, &a->evals[i]);
     }
+    bv_buf_puts(b, "],\"places\":[");
+    for (size_t i = 0; i < a->nplaces; i++) {
+        const bv_alert_place *p = &a->places[i];
+        bv_buf_puts(b, i ? ",{" : "{");
+        json_kv_str(b, "name", p->name);
+        bv_buf_printf(b, ",\"count\":%u", p->count);
+        if (p->municipality) {
+            bv_buf_putc(b, ',');
+            json_kv_str(b, "municipality", p->municipality);
+        }
+        if (p->province) {
+            bv_buf_putc(b, ',');
+            json_kv_str(b, "province", p->province);
+        }
+        if (p->nambiguous) {
+            bv_buf_puts(b, ",\"ambiguous\":[");
+            for (size_t k = 0; k < p->nambiguous; k++) {
+                bv_buf_puts(b, k ? ",\"" : "\"");
+                bv_buf_json_str(b, p->ambiguous[k], strlen(p->ambiguous[k]));
+                bv_buf_putc(b, '"');
+            }
+            bv_buf_putc(b, ']');
+        }
+        bv_buf_putc(b, '}');
+    }
     bv_buf_puts(b, "],\"samples\":[");
     for (size_t i = 0; i < a->nsamples; i++) {
         const bv_sample *s = &a->samples[i];
@@ -229,6 +315,16 @@ int bv_alert_format_text(const bv_alert *a, bv_buf *b)
             break;
         default:
             break;
+        }
+    }
+    /* where: the three places named most, an ambiguous one marked as such */
+    for (size_t i = 0; i < a->nplaces && i < 3; i++) {
+        const bv_alert_place *p = &a->places[i];
+        bv_buf_printf(b, "%s%s %u", i ? ", " : " | places: ", p->name, p->count);
+        if (p->nambiguous) {
+            bv_buf_printf(b, " (which? %zu places of that name)", p->nambiguous);
+        } else if (p->municipality && strcmp(p->municipality, p->name) != 0) {
+            bv_buf_printf(b, " (%s)", p->municipality);
         }
     }
     if (a->state == BV_ALERT_FIRING && a->nsamples > 0) {

@@ -13,6 +13,16 @@
 
 typedef enum bv_alert_state { BV_ALERT_FIRING = 0, BV_ALERT_RESOLVED } bv_alert_state;
 
+/* A place the alert's window names (see bv_place_count). Owned by the alert. */
+typedef struct bv_alert_place {
+    char *name;
+    uint32_t count;
+    char *municipality, *province; /* where it lies; NULL when ambiguous or unknown */
+    char **ambiguous;              /* "Municipality, Province" of each place of that name,
+                                      when the window does not say which */
+    size_t nambiguous;
+} bv_alert_place;
+
 typedef struct bv_alert {
     char id[33]; /* hex; see bv_alert_make_id */
     bv_alert_state state;
@@ -26,6 +36,8 @@ typedef struct bv_alert {
     size_t nevals;
     bv_sample *samples; /* owned copies */
     size_t nsamples;
+    bv_alert_place *places; /* owned; most named first */
+    size_t nplaces;
 } bv_alert;
 
 /* Deterministic id: hex of SHA-256(namespace NUL rule-id NUL episode-bucket-ms), 16 bytes. */

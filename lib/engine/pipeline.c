@@ -10,7 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RING 32 /* recent matching posts kept per rule, for samples */
+#define RING 32   /* recent matching posts kept per rule, for samples */
+#define PRING 256 /* recent matching posts that name places, kept per rule */
+#define PPOST 4   /* places kept per post */
+
+typedef struct pnamed {
+    int64_t t; /* event time */
+    uint8_t n;
+    uint32_t e[PPOST]; /* gazetteer entries */
+} pnamed;
 
 typedef struct job job;
 
@@ -48,6 +56,8 @@ typedef struct rule_state {
     size_t ring_cap[RING];
     int ring_cut[RING]; /* the text was longer than what the block keeps */
     size_t ring_head, ring_n;
+    pnamed *pring; /* PRING, allocated on first use */
+    size_t pring_head, pring_n;
 } rule_state;
 
 struct bv_pipeline {
@@ -74,6 +84,8 @@ struct bv_pipeline {
     void *donearg;
     bv_det_eval *evals; /* scratch, max detectors per rule */
     size_t maxdet;
+    const bv_gazetteer *places; /* the rule set's, or NULL */
+    bv_place_count placec[BV_SIGNAL_PLACES_MAX];
 };
 
 #define RAW_MAX (2 * BV_EXCERPT_MAX) /* bytes of text kept per sample, before collapsing */
@@ -213,6 +225,108 @@ static size_t pick_samples(rule_state *r, int64_t at_ms, const bv_sample **out)
     return n;
 }
 
+/* Remembers the places a matching post names, for the rule's alerts. */
+static void pring_add(rule_state *r, int64_t t, const uint32_t *e, size_t n)
+{
+    if (n == 0) {
+        return;
+    }
+    if (r->pring == NULL && (r->pring = calloc(PRING, sizeof *r->pring)) == NULL) {
+        return; /* places unlisted; counting is unaffected */
+    }
+    pnamed *x = &r->pring[r->pring_head];
+    x->t = t;
+    x->n = (uint8_t)(n < PPOST ? n : PPOST);
+    memcpy(x->e, e, x->n * sizeof *e);
+    r->pring_head = (r->pring_head + 1) % PRING;
+    if (r->pring_n < PRING) {
+        r->pring_n++;
+    }
+}
+
+static int by_count(const void *a, const void *b)
+{
+    const bv_place_count *x = a, *y = b;
+    if (x->count != y->count) {
+        return x->count > y->count ? -1 : 1;
+    }
+    return strcmp(x->name, y->name);
+}
+
+/* 1 when another place named in the window (not the entry self) is the municipality or
+ * province of home h: "Katwijk" does not say which Katwijk by itself. */
+static int named_home(const bv_gazetteer *g, const uint32_t *named, size_t n, uint32_t self,
+                      const bv_place_home *h)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (named[i] == self) {
+            continue;
+        }
+        const bv_place *p = bv_gazetteer_get(g, named[i]);
+        const char *nm = p->official ? p->official : p->name;
+        if (((p->kinds & BV_PLACE_MUNICIPALITY) || (p->kinds & BV_PLACE_ALIAS)) &&
+            strcmp(nm, h->municipality) == 0) {
+            return 1;
+        }
+        if ((p->kinds & BV_PLACE_PROVINCE) && strcmp(nm, h->province) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The places the rule's matching posts of (from_ms, at_ms] name, most named first. An
+ * ambiguous name is placed only when the window also names the municipality or province of
+ * exactly one of its places. */
+static size_t pick_places(bv_pipeline *pl, rule_state *r, int64_t from_ms, int64_t at_ms)
+{
+    if (pl->places == NULL || r->pring_n == 0) {
+        return 0;
+    }
+    uint32_t named[PRING * PPOST];
+    uint32_t cnt[PRING * PPOST];
+    size_t nn = 0;
+    for (size_t k = 0; k < r->pring_n; k++) {
+        const pnamed *x = &r->pring[(r->pring_head + PRING - 1 - k) % PRING];
+        if (x->t <= from_ms || x->t > at_ms) {
+            continue;
+        }
+        for (uint8_t q = 0; q < x->n; q++) {
+            size_t f = 0;
+            while (f < nn && named[f] != x->e[q]) {
+                f++;
+            }
+            if (f == nn) {
+                named[nn] = x->e[q];
+                cnt[nn++] = 0;
+            }
+            cnt[f]++;
+        }
+    }
+    bv_place_count all[PRING * PPOST];
+    for (size_t i = 0; i < nn; i++) {
+        const bv_place *p = bv_gazetteer_get(pl->places, named[i]);
+        all[i] = (bv_place_count){.name = p->name, .count = cnt[i], .place = p};
+        if (p->nhomes == 1) {
+            all[i].home = &p->homes[0];
+        } else if (p->nhomes > 1) {
+            const bv_place_home *only = NULL;
+            int several = 0;
+            for (size_t h = 0; h < p->nhomes; h++) {
+                if (named_home(pl->places, named, nn, named[i], &p->homes[h])) {
+                    several |= only != NULL;
+                    only = &p->homes[h];
+                }
+            }
+            all[i].home = several ? NULL : only;
+        }
+    }
+    qsort(all, nn, sizeof *all, by_count);
+    size_t n = nn < BV_SIGNAL_PLACES_MAX ? nn : BV_SIGNAL_PLACES_MAX;
+    memcpy(pl->placec, all, n * sizeof *all);
+    return n;
+}
+
 static void job_release(job *j)
 {
     j->busy = 0;
@@ -308,8 +422,14 @@ static void job_complete(job *j)
         /* samples only where an alert can follow: a rule holding, or one resolving */
         if (sig.holds || (j->final && !sig.any_holds)) {
             sig.nsamples = pick_samples(rs, j->at_ms, samples);
+            int64_t win = 0;
+            for (size_t d = 0; d < r->ndetectors; d++) {
+                win = r->detectors[d].window_ms > win ? r->detectors[d].window_ms : win;
+            }
+            sig.nplaces = pick_places(pl, rs, sig.at_ms - win, sig.at_ms);
         }
         sig.samples = samples;
+        sig.places = pl->placec;
         pl->cb(pl->cbarg, &sig);
     }
     job_release(j);
@@ -482,6 +602,8 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
         bv_post_clear(post);
         return nhits;
     }
+    const uint32_t *places = NULL;
+    size_t nplaces = nhits > 0 ? bv_match_places(pl->matcher, &places) : 0;
     if (nhits > 0 && post->id) {
         int dup = bv_seen_check(pl->seen, post->platform, post->id, pl->st.max_ms);
         if (dup == 1) {
@@ -510,6 +632,7 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
             }
         }
         ring_add(rs, post);
+        pring_add(rs, t, places, nplaces);
         if (!rs->firing) {
             start_job(pl, ri, 0, t, 0);
         }
@@ -549,6 +672,7 @@ void bv_pipeline_free(bv_pipeline *pl)
     for (size_t i = 0; pl->rules && i < pl->nrules; i++) {
         size_t ndet = bv_rules_get(pl->rs, i)->ndetectors;
         free(pl->rules[i].series);
+        free(pl->rules[i].pring);
         job_destroy(&pl->rules[i].jobs[0], ndet);
         job_destroy(&pl->rules[i].jobs[1], ndet);
         for (size_t k = 0; k < RING; k++) {
@@ -590,6 +714,7 @@ bv_pipeline *bv_pipeline_new(const bv_ruleset *rs, bv_store *store, const bv_pip
     pl->matches = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->matches);
     pl->firing = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->firing);
     pl->matcher = bv_matcher_new(rs);
+    pl->places = bv_rules_places(rs);
     if (!pl->rules || !pl->hits || !pl->matches || !pl->firing || !pl->matcher) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "engine/detect.h"
+#include "engine/places.h"
 #include "engine/post.h"
 #include "engine/rules.h"
 #include "engine/store.h"
@@ -38,6 +39,18 @@ typedef struct bv_sample {
     char *excerpt; /* whitespace-collapsed start of the text */
 } bv_sample;
 
+#define BV_SIGNAL_PLACES_MAX 10 /* places listed per signal */
+
+/* A place the window's matching posts name. */
+typedef struct bv_place_count {
+    const char *name;          /* as the gazetteer writes it; borrowed from it */
+    uint32_t count;            /* matching posts in the window that name it */
+    const bv_place *place;     /* the gazetteer's entry (homes: where places of that name lie) */
+    const bv_place_home *home; /* where it lies: the one home, or the one the window's other
+                                  names (a municipality, a province) point at; NULL when
+                                  ambiguous or a province */
+} bv_place_count;
+
 typedef struct bv_signal {
     uint32_t rule; /* index in the ruleset */
     const bv_rule *spec;
@@ -51,6 +64,9 @@ typedef struct bv_signal {
     const bv_sample *const *samples; /* up to BV_SAMPLES_MAX, distinct authors, newest first;
                                         only when holds, or final and !any_holds */
     size_t nsamples;
+    const bv_place_count *places; /* the places the window's matching posts name, most named
+                                     first (of the last posts kept per rule); with samples */
+    size_t nplaces;
 } bv_signal;
 
 typedef void bv_signal_cb(void *arg, const bv_signal *s);

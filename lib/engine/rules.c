@@ -1016,6 +1016,11 @@ int bv_match_reference(bv_matcher *m, const bv_post *post, const char *norm, siz
     return n;
 }
 
+const struct bv_gazetteer *bv_rules_places(const bv_ruleset *rs)
+{
+    return rs->places;
+}
+
 size_t bv_match_places(const bv_matcher *m, const uint32_t **entries)
 {
     *entries = m->places;

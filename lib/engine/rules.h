@@ -111,6 +111,8 @@ int bv_match(bv_matcher *m, const bv_post *post, const char *norm, size_t normle
 /* The places the last bv_match found (gazetteer entries, each once, in the order first named;
  * names that need context only with it). Borrowed until the next bv_match. */
 size_t bv_match_places(const bv_matcher *m, const uint32_t **entries);
+/* The gazetteer the rule set finds places with (NULL: none). Borrowed. */
+const struct bv_gazetteer *bv_rules_places(const bv_ruleset *rs);
 
 /* The reference path: the same answer as bv_match, computed by running pcre2 (JIT) for every
  * pattern of every rule, with no prefilter. Used by tests (the two must agree) and by the

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "alert/book.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "engine/pipeline.h"
 #include "engine/pseudo.h"
@@ -40,6 +41,7 @@ typedef struct world {
     bv_fake_clock clock; /* "now" for posts without a receive time: a day after T0 */
     bv_alert *alerts[16];
     char ids[16][33];
+    char json[16][4096]; /* each alert as its JSON line */
     size_t nalerts;
     int done;
 } world;
@@ -63,6 +65,10 @@ static void on_alert(void *arg, const bv_alert *a)
     s.nsamples = a->nsamples;
     w->alerts[w->nalerts] = bv_alert_from_signal(&s, a->state, a->event, a->drill, a->id);
     memcpy(w->ids[w->nalerts], a->id, 33);
+    bv_buf jb = BV_BUF_INIT;
+    assert_int_equal(bv_alert_format_json(a, &jb), 0);
+    snprintf(w->json[w->nalerts], sizeof w->json[w->nalerts], "%s", jb.p);
+    bv_buf_free(&jb);
     w->nalerts++;
 }
 
@@ -71,12 +77,15 @@ static void on_done(void *arg)
     ((world *)arg)->done = 1;
 }
 
+static const char *world_rules = rules_yaml;
+
 static void setup_world(world *w)
 {
     memset(w, 0, sizeof *w);
     w->base = event_base_new();
     bv_diag d;
-    assert_int_equal(bv_rules_load_buffer(&w->rs, "t.yaml", rules_yaml, strlen(rules_yaml), &d), 0);
+    assert_int_equal(bv_rules_load_buffer(&w->rs, "t.yaml", world_rules, strlen(world_rules), &d),
+                     0);
     w->store = bv_store_memory_new(w->base);
     bv_book_opts bo = {.event = "test", .ns = "drill/test", .drill = 1};
     w->book = bv_book_new(w->rs, w->store, &bo, on_alert, w);
@@ -394,6 +403,48 @@ static void test_alert_json(void **state)
     teardown_world(&w);
 }
 
+/* Alerts name the places of their window's posts, most named first; an ambiguous name is
+ * placed only when the window also names its municipality or province. */
+static void test_alert_places(void **state)
+{
+    (void)state;
+    world_rules = "rules:\n"
+                  "  - id: feest\n"
+                  "    match: {all: [{keyword: feest}, {place: any}]}\n"
+                  "    detectors: [{type: threshold, window: 5m, bucket: 1m, count: 3}]\n"
+                  "  - id: rel\n"
+                  "    match: {all: [{keyword: rel}, {place: any}]}\n"
+                  "    detectors: [{type: threshold, window: 5m, bucket: 1m, count: 3}]\n";
+    world w;
+    setup_world(&w);
+    world_rules = rules_yaml; /* read by setup only */
+    push(&w, T0 + 1000, "a", "feest in Haren", "1");
+    push(&w, T0 + 2000, "b", "feest in Haren vanavond", "2");
+    push(&w, T0 + 3000, "c", "feest in Haren (Groningen)!", "3");
+    assert_int_equal(w.nalerts, 1);
+    /* 2018: Haren was a municipality of its own, in the province named */
+    assert_non_null(strstr(w.json[0], "\"places\":[{\"name\":\"Haren\",\"count\":3,"
+                                      "\"municipality\":\"Haren\",\"province\":\"Groningen\"},"
+                                      "{\"name\":\"Groningen\",\"count\":1,"));
+    /* Katwijk alone: the two Katwijks */
+    push(&w, T0 + 4000, "a", "rel in Katwijk", "4");
+    push(&w, T0 + 5000, "b", "rel in Katwijk!", "5");
+    push(&w, T0 + 6000, "c", "rel bij Katwijk", "6");
+    assert_int_equal(w.nalerts, 2);
+    assert_non_null(strstr(w.json[1], "\"places\":[{\"name\":\"Katwijk\",\"count\":3,"
+                                      "\"ambiguous\":[\"Cuijk, Noord-Brabant\",\"Katwijk, "
+                                      "Zuid-Holland\"]}]"));
+    /* rules of the plain set name no places */
+    teardown_world(&w);
+    setup_world(&w);
+    push(&w, T0 + 1000, "a", "brand in Haren", "1");
+    push(&w, T0 + 2000, "b", "brand in Haren", "2");
+    push(&w, T0 + 3000, "c", "brand in Haren", "3");
+    assert_int_equal(w.nalerts, 1);
+    assert_non_null(strstr(w.json[0], "\"places\":[]"));
+    teardown_world(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +452,7 @@ int main(void)
         cmocka_unit_test(test_late_posts_are_counted_not_windowed),
         cmocka_unit_test(test_advance_resolves_a_quiet_feed),
         cmocka_unit_test(test_receive_watermark),
+        cmocka_unit_test(test_alert_places),
         cmocka_unit_test(test_deletes_leave_samples_and_unique_authors),
         cmocka_unit_test(test_cooldown_and_new_episode_id),
         cmocka_unit_test(test_duplicates_count_once),
