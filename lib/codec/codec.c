@@ -10,6 +10,7 @@
 #include "codec/telegram.h"
 #include "codec/x.h"
 #include "core/err.h"
+#include "core/utf8.h"
 
 #include <string.h>
 
@@ -33,44 +34,6 @@ static const unsigned char class_in[256] = {
     [0x80 ... 0xFF] = 1,
 };
 
-/* Length of the strict UTF-8 sequence at s[0] (>= 0x80), or 0 when it is not one: no overlong
- * forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c == 0xE0) {
-        need = 2;
-        lo = 0xA0;
-    } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-        need = 2;
-    } else if (c == 0xED) {
-        need = 2;
-        hi = 0x9F;
-    } else if (c == 0xF0) {
-        need = 3;
-        lo = 0x90;
-    } else if (c >= 0xF1 && c <= 0xF3) {
-        need = 3;
-    } else if (c == 0xF4) {
-        need = 3;
-        hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (avail < need + 1 || s[1] < lo || s[1] > hi) {
-        return 0;
-    }
-    for (size_t k = 2; k <= need; k++) {
-        if ((s[k] & 0xC0) != 0x80) {
-            return 0;
-        }
-    }
-    return need + 1;
-}
-
 /* One pass over the bytes: strict UTF-8, nesting depth (brackets outside strings), and bytes
  * JSON never has outside strings that yajl would take (NUL ends its input; it allows comments,
  * which could hide brackets from this scan). Reports in the contract's order. */
@@ -89,7 +52,7 @@ static bv_skip prescan(const unsigned char *s, size_t len, unsigned max_depth)
         }
         unsigned char c = s[i];
         if (c >= 0x80) {
-            size_t n = utf8_seq(s + i, len - i);
+            size_t n = bv_utf8_seq(s + i, len - i);
             if (n == 0) {
                 return BV_SKIP_NOT_UTF8;
             }

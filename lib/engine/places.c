@@ -4,6 +4,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/file.h"
+#include "core/utf8.h"
 #include "engine/text.h"
 
 #include <errno.h>
@@ -186,38 +187,6 @@ long bv_gazetteer_find(const bv_gazetteer *g, const char *norm, size_t len)
     return -1;
 }
 
-/* The length of the valid UTF-8 sequence at p[0..n), or 0. */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t k;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < k || p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-    for (size_t i = 2; i < k; i++) {
-        if (p[i] < 0x80 || p[i] > 0xBF) {
-            return 0;
-        }
-    }
-    return k;
-}
-
 int bv_gazetteer_add_extra(bv_gazetteer *g, const char *name, const char *text, size_t len,
                            bv_diag *diag)
 {
@@ -253,7 +222,7 @@ int bv_gazetteer_add_extra(bv_gazetteer *g, const char *name, const char *text, 
             continue;
         }
         for (size_t k = start; k < end;) {
-            size_t u = utf8_len((const unsigned char *)text + k, end - k);
+            size_t u = bv_utf8_seq((const unsigned char *)text + k, end - k);
             if (u == 0 || (u == 1 && ((unsigned char)text[k] < 0x20 || text[k] == 0x7f))) {
                 bv_diag_set(diag, name, line, (int)(k - start) + 1,
                             u == 0 ? "not UTF-8" : "a control character in a place name");

@@ -8,6 +8,7 @@
 #include "net/sse.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -290,36 +291,6 @@ static int decode(bv_sse *p, uint8_t c)
     }
 }
 
-/* The length of the well-formed UTF-8 sequence of 2 to 4 bytes at b[0..n), or 0 (not one, or
- * cut off by n): the byte ranges of the WHATWG decoder above. */
-static size_t utf8_seq(const uint8_t *b, size_t n)
-{
-    uint8_t c = b[0], lo = 0x80, hi = 0xBF;
-    size_t k;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < k || b[1] < lo || b[1] > hi) {
-        return 0;
-    }
-    for (size_t i = 2; i < k; i++) {
-        if (b[i] < 0x80 || b[i] > 0xBF) {
-            return 0;
-        }
-    }
-    return k;
-}
-
 /* How many bytes from b[0..n) can be taken as they are: ASCII other than CR and LF, and
  * well-formed UTF-8 sequences. */
 static size_t plain_run(const uint8_t *b, size_t n)
@@ -333,7 +304,7 @@ static size_t plain_run(const uint8_t *b, size_t n)
             j++;
             continue;
         }
-        size_t k = utf8_seq(b + j, n - j);
+        size_t k = bv_utf8_seq(b + j, n - j);
         if (k == 0) {
             break;
         }
