@@ -23,6 +23,14 @@ def lines(name):
                 yield line
 
 
+def approx_norm(s):
+    # roughly engine/text.c's normalisation: lower case, accents off, non-alphanumerics one space
+    import unicodedata
+    t = unicodedata.normalize('NFKD', s.casefold())
+    t = ''.join(c for c in t if not unicodedata.combining(c))
+    return ' '.join(''.join(c if c.isalnum() else ' ' for c in t).split())
+
+
 def c_string(s):
     b = s.encode('utf-8')
     return '"' + ''.join('\\%03o' % c if (c < 0x20 or c > 0x7e or c in b'"\\?') else chr(c)
@@ -50,6 +58,9 @@ def main():
             sys.exit('aliases.tsv: unknown kind %r' % kind)
         if official not in entries:
             sys.exit('aliases.tsv: %r is not a place of the register' % official)
+        if approx_norm(alias) in {approx_norm(n) for n in entries if n != alias}:
+            sys.exit('aliases.tsv: %r is written like a name the register has; '
+                     'normalisation finds it already' % alias)
         add(alias, ALIAS | (PART if kind == 'part' else 0), official)
     # where each residence lies: (municipality, province), several for an ambiguous name
     homes = {}

@@ -308,10 +308,17 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
             }
         }
         /* every occurrence of a place: a name that needs context may have it only once */
-        for (size_t i = 0; i < nplace; i++, k++) {
+        for (size_t i = 0; i < nplace; i++) {
+            /* names that normalise alike ("Noord Brabant", "Noord-Brabant") are one pattern:
+             * the first of them is the place found */
+            const bv_place *pl = bv_gazetteer_get(rs->places, i);
+            if (bv_gazetteer_find(rs->places, pl->norm, pl->norm_len) != (long)i) {
+                continue;
+            }
             exprs[k] = place_lits[i];
             flags[k] = 0;
             ids[k] = rs->place_base + (unsigned)i;
+            k++;
         }
         if (k == 0) {
             break;
@@ -970,6 +977,9 @@ int bv_match_reference(bv_matcher *m, const bv_post *post, const char *norm, siz
     /* places: every name searched for on its own (the order found may differ; the set not) */
     for (size_t e = 0; rs->places && e < bv_gazetteer_count(rs->places); e++) {
         const bv_place *pl = bv_gazetteer_get(rs->places, e);
+        if (bv_gazetteer_find(rs->places, pl->norm, pl->norm_len) != (long)e) {
+            continue; /* one pattern per normalised name, as in the database */
+        }
         for (size_t at = 0; at + pl->norm_len + 2 <= normlen; at++) {
             if (norm[at] == ' ' && memcmp(norm + at + 1, pl->norm, pl->norm_len) == 0 &&
                 norm[at + 1 + pl->norm_len] == ' ') {

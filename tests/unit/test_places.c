@@ -6,8 +6,13 @@
 
 #include "core/err.h"
 #include "engine/places.h"
+#include "engine/rules.h"
+#include "engine/text.h"
+
+#include <stdint.h>
 
 #include <stdio.h>
+#include <unistd.h>
 
 static bv_gazetteer *g;
 
@@ -229,6 +234,145 @@ static void test_extra_garbage(void **state)
     bv_gazetteer_free(x);
 }
 
+/* ---- precision and recall on a labelled set ---- */
+
+typedef struct labelled {
+    char text[256];
+    const char *gold[2]; /* the places it names, as the gazetteer writes them */
+    size_t ngold;
+} labelled;
+
+static uint32_t lcg = 12345;
+static uint32_t rnd(void)
+{
+    lcg = lcg * 1103515245u + 12345u;
+    return lcg >> 8;
+}
+
+/* Dutch and English posts naming a place in a phrase: the slot {} is the place. */
+static const char *const with_place[] = {
+    "Feest in {} vanavond, iedereen komt!", "Wie gaat er zaterdag naar {}?",
+    "Politie massaal aanwezig bij {}",      "Huge party in {} tonight, bring friends",
+    "Stuck in traffic near {} again",       "Rellen rond {}, blijf weg",
+    "Op weg naar {} met de trein",          "Drukte op {}, pas op",
+    "Heading to {} for the weekend",        "Vuurwerk gezien vanuit {}",
+};
+
+/* Posts where a place-named word is just a word, or no place at all. */
+static const char *const without_place[] = {
+    "de beste feest ooit",     "made in Holland",
+    "Made my day, thanks all", "Echt een goed idee",
+    "Een mooie dag vandaag",   "Het loon is te laag",
+    "Ik ga naar de winkel",    "Oranje boven!",
+    "Best wel druk vandaag",   "Heel veel mensen op straat",
+    "Well, that was fun",      "Goes without saying",
+    "Dorst na het sporten",    "Groot feest zaterdag, wie komt er?",
+    "Hall of fame material",   "Enter the room quietly",
+    "Loon en prijzen stijgen", "Winkel open tot tien uur",
+    "Vries het niet vast",     "Horn honks all night",
+};
+
+/* tmpl with its "{}" replaced by place, into out. */
+static void fill(char *out, size_t n, const char *tmpl, const char *place)
+{
+    const char *slot = strstr(tmpl, "{}");
+    snprintf(out, n, "%.*s%s%s", (int)(slot - tmpl), tmpl, place, slot + 2);
+}
+
+static void test_precision_recall(void **state)
+{
+    (void)state;
+    bv_gazetteer *x = bv_gazetteer_new();
+    const char *extra = "Malieveld\nZuiderpark\nGrote Markt\nPlein 1813\n";
+    bv_diag d;
+    assert_int_equal(bv_gazetteer_add_extra(x, "dh.txt", extra, strlen(extra), &d), 0);
+    /* the places to use: every kind, ambiguous names, words that need context, the own list */
+    const char *picks[] = {"Haren",        "Katwijk",    "Rijswijk",     "Den Haag",
+                           "Den Bosch",    "Amsterdam",  "Groningen",    "Hoek van Holland",
+                           "Scheveningen", "Leeuwarden", "Best",         "Oranje",
+                           "Made",         "Malieveld",  "Zuiderpark",   "Plein 1813",
+                           "The Hague",    "Utrecht",    "Noord-Brabant"};
+    size_t npicks = sizeof picks / sizeof picks[0];
+    enum { N = 600 };
+    labelled *set = calloc(N, sizeof *set);
+    size_t n = 0;
+    for (; n < N / 2; n++) {
+        const char *t = with_place[rnd() % (sizeof with_place / sizeof with_place[0])];
+        const char *p = picks[rnd() % npicks];
+        fill(set[n].text, sizeof set[n].text, t, p);
+        set[n].gold[0] = p;
+        set[n].ngold = 1;
+    }
+    /* a random place from the whole register, in a phrase */
+    for (; n < N / 2 + N / 4; n++) {
+        const bv_place *p;
+        do {
+            p = bv_gazetteer_get(x, rnd() % bv_gazetteer_count(x));
+        } while (p->needs_context || (p->kinds & BV_PLACE_EXTRA));
+        const char *t = with_place[rnd() % (sizeof with_place / sizeof with_place[0])];
+        fill(set[n].text, sizeof set[n].text, t, p->name);
+        set[n].gold[0] = p->name;
+        set[n].ngold = 1;
+    }
+    for (; n < N; n++) {
+        snprintf(set[n].text, sizeof set[n].text, "%s",
+                 without_place[rnd() % (sizeof without_place / sizeof without_place[0])]);
+    }
+    const char *rules = "rules:\n  - id: p\n    match: {place: any}\n"
+                        "    detectors: [{type: threshold, count: 1}]\n";
+    char path[] = "/tmp/bv_places_eval_XXXXXX";
+    int fd = mkstemp(path);
+    assert_int_equal(write(fd, rules, strlen(rules)), (ssize_t)strlen(rules));
+    close(fd);
+    const char *files[] = {path};
+    bv_rules_opts o = {.places = x, .own = "Den Haag"};
+    bv_ruleset *rs = NULL;
+    assert_int_equal(bv_rules_load_opts(&rs, files, 1, &o, &d), 0);
+    unlink(path);
+    bv_matcher *m = bv_matcher_new(rs);
+    bv_buf nb = BV_BUF_INIT;
+    uint32_t hits[2];
+    size_t tp = 0, fp = 0, fn = 0;
+    for (size_t i = 0; i < N; i++) {
+        bv_post post = {.text = set[i].text};
+        bv_text_normalise(set[i].text, strlen(set[i].text), &nb);
+        assert_true(bv_match(m, &post, nb.p, nb.len, hits) >= 0);
+        const uint32_t *found;
+        size_t nf = bv_match_places(m, &found);
+        int gold_found = 0;
+        for (size_t k = 0; k < nf; k++) {
+            const bv_place *p = bv_gazetteer_get(x, found[k]);
+            int ok = set[i].ngold && strcmp(p->name, set[i].gold[0]) == 0;
+            /* a name inside a longer one ("Den Haag" in "Den Haag Centraal") is not wrong */
+            if (!ok && set[i].ngold && strstr(set[i].gold[0], p->name) != NULL) {
+                continue;
+            }
+            if (ok) {
+                gold_found = 1;
+                tp++;
+            } else {
+                fp++;
+                print_message("false place '%s' in \"%s\"\n", p->name, set[i].text);
+            }
+        }
+        if (set[i].ngold && !gold_found) {
+            fn++;
+            print_message("missed '%s' in \"%s\"\n", set[i].gold[0], set[i].text);
+        }
+    }
+    double precision = (double)tp / (double)(tp + fp), recall = (double)tp / (double)(tp + fn);
+    print_message("places: %d labelled posts (%d naming a place): precision %.3f, recall %.3f "
+                  "(%zu right, %zu wrong, %zu missed)\n",
+                  N, N * 3 / 4, precision, recall, tp, fp, fn);
+    assert_true(precision >= 0.95);
+    assert_true(recall >= 0.95);
+    bv_buf_free(&nb);
+    bv_matcher_free(m);
+    bv_rules_free(rs);
+    bv_gazetteer_free(x);
+    free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_preposition),
         cmocka_unit_test(test_extra),
         cmocka_unit_test(test_extra_garbage),
+        cmocka_unit_test(test_precision_recall),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
