@@ -47,6 +47,7 @@ struct bv_matcher {
     const char *norm, *text; /* borrowed for the call: normalised and original text */
     size_t normlen, textlen;
     uint32_t *place_gen; /* per gazetteer entry: found in this post */
+    uint32_t *cap_gen;   /* per entry: its capital was looked for in this post, in vain */
     uint32_t *places;    /* found, in order */
     size_t nplaces;
 };
@@ -307,7 +308,6 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
                 k++;
             }
         }
-        /* every occurrence of a place: a name that needs context may have it only once */
         for (size_t i = 0; i < nplace; i++) {
             /* names that normalise alike ("Noord Brabant", "Noord-Brabant") are one pattern:
              * the first of them is the place found */
@@ -316,7 +316,9 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
                 continue;
             }
             exprs[k] = place_lits[i];
-            flags[k] = 0;
+            /* once per post: the later occurrences of a name that needs context are looked
+             * at when the first has none (on_place) */
+            flags[k] = HS_FLAG_SINGLEMATCH;
             ids[k] = rs->place_base + (unsigned)i;
             k++;
         }
@@ -663,6 +665,7 @@ void bv_matcher_free(bv_matcher *m)
     free(m->cand_rules);
     free(m->cand_regex);
     free(m->place_gen);
+    free(m->cap_gen);
     free(m->places);
     free(m);
 }
@@ -685,8 +688,9 @@ bv_matcher *bv_matcher_new(const bv_ruleset *rs)
     m->mctx = pcre2_match_context_create(NULL);
     size_t np = rs->places ? bv_gazetteer_count(rs->places) : 0;
     m->place_gen = calloc(np + 1, sizeof *m->place_gen);
+    m->cap_gen = calloc(np + 1, sizeof *m->cap_gen);
     m->places = calloc(PLACES_PER_POST, sizeof *m->places);
-    if (m->place_gen == NULL || m->places == NULL) {
+    if (m->place_gen == NULL || m->cap_gen == NULL || m->places == NULL) {
         goto fail;
     }
     if (m->atom_gen == NULL || m->cand_gen == NULL || m->cand_regex == NULL ||
@@ -714,6 +718,8 @@ static void next_gen(bv_matcher *m)
         memset(m->rule_gen, 0, (rs->nrules + 1) * sizeof *m->rule_gen);
         memset(m->place_gen, 0,
                ((rs->places ? bv_gazetteer_count(rs->places) : 0) + 1) * sizeof *m->place_gen);
+        memset(m->cap_gen, 0,
+               ((rs->places ? bv_gazetteer_count(rs->places) : 0) + 1) * sizeof *m->cap_gen);
         m->gen = 1;
     }
     m->ncand_rules = 0;
@@ -787,10 +793,26 @@ static void on_place(bv_matcher *m, uint32_t e, unsigned long long to)
     }
     const bv_place *pl = bv_gazetteer_get(m->rs->places, e);
     if (pl->needs_context) {
+        /* a preposition before this or a later occurrence, or a capital inside a sentence */
         size_t start = (size_t)to - pl->norm_len - 1;
-        if (!bv_place_after_preposition(m->norm, m->normlen, start) &&
-            !capital_mid_sentence(m->text, m->textlen, pl->name)) {
-            return; /* another occurrence may have it */
+        int ok = bv_place_after_preposition(m->norm, m->normlen, start);
+        for (size_t at = start + pl->norm_len; !ok && at < m->normlen;) {
+            const char *nx = memmem(m->norm + at, m->normlen - at, pl->norm, pl->norm_len);
+            if (nx == NULL) {
+                break;
+            }
+            size_t s0 = (size_t)(nx - m->norm);
+            size_t s1 = s0 + pl->norm_len;
+            ok = nx[-1] == ' ' && s1 < m->normlen && m->norm[s1] == ' ' &&
+                 bv_place_after_preposition(m->norm, m->normlen, s0);
+            at = s1;
+        }
+        if (!ok && m->cap_gen[e] != m->gen) {
+            m->cap_gen[e] = m->gen;
+            ok = capital_mid_sentence(m->text, m->textlen, pl->name);
+        }
+        if (!ok) {
+            return;
         }
     }
     m->place_gen[e] = m->gen;
