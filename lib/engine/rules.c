@@ -256,24 +256,18 @@ static int compile_hs(bv_ruleset *rs, bv_diag *diag)
         rc = BV_ENOMEM;
     }
     for (size_t i = 0; rc == BV_OK && i < nplace; i++) {
-        /* " name ": whole words in normalised text; every bytes but letters and digits as \xHH */
+        /* " name ": whole words in normalised text, which holds only letters, digits and
+         * single spaces: a plain literal (Vectorscan's literal matcher), no escapes needed */
         const bv_place *pl = bv_gazetteer_get(rs->places, i);
-        char *e = malloc(pl->norm_len * 4 + 16);
+        char *e = malloc(pl->norm_len + 3);
         if (e == NULL) {
             rc = BV_ENOMEM;
             break;
         }
-        size_t o = 0;
-        o += (size_t)snprintf(e + o, 8, "\\x20");
-        for (size_t k = 0; k < pl->norm_len; k++) {
-            unsigned char c = (unsigned char)pl->norm[k];
-            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-                e[o++] = (char)c;
-            } else {
-                o += (size_t)snprintf(e + o, 8, "\\x%02x", c);
-            }
-        }
-        o += (size_t)snprintf(e + o, 8, "\\x20");
+        e[0] = ' ';
+        memcpy(e + 1, pl->norm, pl->norm_len);
+        e[pl->norm_len + 1] = ' ';
+        e[pl->norm_len + 2] = '\0';
         place_lits[i] = e;
     }
     rs->place_base = (unsigned)(rs->npats + rs->natoms);
