@@ -82,7 +82,12 @@ def main():
             out.append((name, province_of[name]))
         return sorted(set(out))
 
-    context = set(lines('context-words.txt'))
+    context = {}
+    for row in lines('context-words.txt'):
+        name, _, how = row.partition('\t')
+        if how not in ('', 'capital'):
+            sys.exit('context-words.txt: %r: unknown context %r' % (name, how))
+        context[name] = 2 if how == 'capital' else 1
     for n in context:
         if n not in entries:
             sys.exit('context-words.txt: %r is not a place' % n)
@@ -109,7 +114,7 @@ def main():
         for n in names:
             kinds, official = entries[n]
             f.write('    {%s, %d, %d, %s, %d, %d},\n' % (
-                c_string(n), kinds, 1 if n in context else 0,
+                c_string(n), kinds, context.get(n, 0),
                 c_string(official) if official else 'NULL', firsts[n], len(homes_of(n))))
         f.write('};\n')
 

@@ -789,8 +789,9 @@ static void on_place(bv_matcher *m, uint32_t e, unsigned long long to)
     if (pl->needs_context) {
         /* a preposition before this or a later occurrence, or a capital inside a sentence */
         size_t start = (size_t)to - pl->norm_len - 1;
-        int ok = bv_place_after_preposition(m->norm, m->normlen, start);
-        for (size_t at = start + pl->norm_len; !ok && at < m->normlen;) {
+        int prep = pl->needs_context == 1; /* "in een tent" names no place */
+        int ok = prep && bv_place_after_preposition(m->norm, m->normlen, start);
+        for (size_t at = start + pl->norm_len; prep && !ok && at < m->normlen;) {
             const char *nx = memmem(m->norm + at, m->normlen - at, pl->norm, pl->norm_len);
             if (nx == NULL) {
                 break;

@@ -88,6 +88,8 @@ static void test_builtin(void **state)
     assert_string_equal(p->name, "Húns");
     /* ordinary words need context; real names do not */
     assert_true(find("best")->needs_context);
+    assert_int_equal(find("een")->needs_context, 2); /* "in een tent": a capital only */
+    assert_int_equal(find("heel")->needs_context, 2);
     assert_true(find("made")->needs_context);
     assert_true(find("oranje")->needs_context);
     assert_false(find("haren")->needs_context);
