@@ -94,7 +94,6 @@ typedef struct live {
     uint64_t alerts_firing, alerts_resolved, health_alerts, sink_failures;
     int stopping, drained, err;
     int64_t started_ms;
-    const char *config;
 } live;
 
 static void usage(FILE *out)
@@ -262,9 +261,8 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             bv_health_check(l->health, (size_t)l->watch[i], st.last_post_ms, now);
         }
     }
-    if (l->rec) {
-        bv_recorder_flush(l->rec);
-    }
+    /* no fdatasync here: it would block the loop; each line is written as it comes, and the
+     * recording is synced once, at the end */
 }
 
 static void on_ingest_drained(void *arg)
@@ -430,7 +428,6 @@ int bv_cmd_run(int argc, char **argv)
         fprintf(stderr, "blikveld run: --config FILE is required (it lists the sources)\n");
         goto usage_error;
     }
-    l.config = config;
     if (bv_config_load(config, conf_table, &conf, &diag) != 0) {
         fprintf(stderr, "%s\n", bv_diag_format(&diag, errstr, sizeof errstr));
         goto out;

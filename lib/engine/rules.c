@@ -385,6 +385,52 @@ static int norm_eq(const char *s, const char *norm, size_t len, bv_buf *b)
     return n == len && n > 0 && memcmp(b->p, norm, n) == 0;
 }
 
+/* Normalised names a [names] condition takes. */
+typedef struct targets {
+    char **v;
+    size_t *len;
+    size_t n;
+} targets;
+
+static int target_add(targets *t, const char *s, size_t n)
+{
+    char **nv = realloc(t->v, (t->n + 1) * sizeof *nv);
+    if (nv == NULL) {
+        return BV_ENOMEM;
+    }
+    t->v = nv;
+    size_t *nl = realloc(t->len, (t->n + 1) * sizeof *nl);
+    if (nl == NULL) {
+        return BV_ENOMEM;
+    }
+    t->len = nl;
+    if ((t->v[t->n] = strndup(s, n)) == NULL) {
+        return BV_ENOMEM;
+    }
+    t->len[t->n++] = n;
+    return BV_OK;
+}
+
+static int target_has(const targets *t, const char *s, size_t n)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->len[i] == n && n > 0 && memcmp(t->v[i], s, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void targets_free(targets *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i]);
+    }
+    free(t->v);
+    free(t->len);
+    memset(t, 0, sizeof *t);
+}
+
 /* place: atoms: the gazetteer (the built-in one when none was given and a rule uses place:),
  * and for `own` and [names] the entries that count. */
 static int resolve_places(bv_ruleset *rs, bv_diag *diag)
@@ -406,6 +452,7 @@ static int resolve_places(bv_ruleset *rs, bv_diag *diag)
         rs->places = rs->places_owned;
     }
     bv_buf b = BV_BUF_INIT, own = BV_BUF_INIT;
+    targets tg = {0};
     int rc = BV_OK;
     size_t ownlen = rs->own ? place_norm(rs->own, &own) : 0;
     /* "Den Haag" is 's-Gravenhage in the register: the municipality under both names */
@@ -428,6 +475,18 @@ static int resolve_places(bv_ruleset *rs, bv_diag *diag)
             rc = BV_EINVAL;
             break;
         }
+        /* [names]: each listed name normalised, and the register's name of an alias */
+        targets_free(&tg);
+        for (size_t q = 0; q < a->nplace_names && rc == BV_OK; q++) {
+            size_t ql = place_norm(a->place_names[q], &b);
+            rc = target_add(&tg, b.p, ql);
+            long f = ql ? bv_gazetteer_find(rs->places, b.p, ql) : -1;
+            const char *off = f >= 0 ? bv_gazetteer_get(rs->places, (size_t)f)->official : NULL;
+            size_t ol = off && rc == BV_OK ? place_norm(off, &b) : 0;
+            if (ol) {
+                rc = target_add(&tg, b.p, ol);
+            }
+        }
         for (size_t e = 0; e < n && rc == BV_OK; e++) {
             const bv_place *pl = bv_gazetteer_get(rs->places, e);
             int in = 0;
@@ -445,27 +504,10 @@ static int resolve_places(bv_ruleset *rs, bv_diag *diag)
                 }
             } else {
                 /* a name, its official name (an alias), and the aliases and parts of both */
-                for (size_t q = 0; q < a->nplace_names && !in; q++) {
-                    size_t ql = place_norm(a->place_names[q], &b);
-                    char *qn = strndup(b.p, ql);
-                    if (qn == NULL) {
-                        rc = BV_ENOMEM;
-                        break;
-                    }
-                    long f = bv_gazetteer_find(rs->places, qn, ql);
-                    const char *off =
-                        f >= 0 ? bv_gazetteer_get(rs->places, (size_t)f)->official : NULL;
-                    char *on = NULL;
-                    size_t ol = off ? place_norm(off, &b) : 0;
-                    if (ol) {
-                        on = strndup(b.p, ol);
-                    }
-                    in = (ql == pl->norm_len && memcmp(qn, pl->norm, ql) == 0) ||
-                         (on && ol == pl->norm_len && memcmp(on, pl->norm, ol) == 0) ||
-                         norm_eq(pl->official, qn, ql, &b) ||
-                         (on && norm_eq(pl->official, on, ol, &b));
-                    free(qn);
-                    free(on);
+                in = target_has(&tg, pl->norm, pl->norm_len);
+                if (!in && pl->official) {
+                    size_t ol = place_norm(pl->official, &b);
+                    in = ol && target_has(&tg, b.p, ol);
                 }
             }
             if (in) {
@@ -484,6 +526,7 @@ static int resolve_places(bv_ruleset *rs, bv_diag *diag)
             }
         }
     }
+    targets_free(&tg);
     bv_buf_free(&b);
     bv_buf_free(&own);
     bv_buf_free(&own2);
