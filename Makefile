@@ -4,7 +4,8 @@
 PKGS     := libevent libevent_openssl libcurl yajl libpcre2-8 hiredis yaml-0.1 libhs libutf8proc openssl
 DEB_PKGS := build-essential pkg-config libevent-dev libcurl4-openssl-dev libyajl-dev libpcre2-dev \
             libhiredis-dev libyaml-dev libvectorscan-dev libutf8proc-dev libssl-dev libcmocka-dev \
-            redis-server python3 clang libwslay-dev python3-websockets openssl
+            redis-server python3 clang libwslay-dev python3-websockets openssl \
+            python3-aiosmtpd prometheus-alertmanager
 
 CC      ?= cc
 OPT     ?= -O2

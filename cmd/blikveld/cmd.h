@@ -4,6 +4,7 @@
 #define BV_CMD_H
 
 #include "alert/book.h"
+#include "alert/dispatch.h"
 #include "alert/sink.h"
 #include "core/config.h"
 #include "engine/pipeline.h"
@@ -20,6 +21,10 @@ struct event_base;
 int bv_cmd_check(int argc, char **argv);
 int bv_cmd_replay(int argc, char **argv);
 int bv_cmd_run(int argc, char **argv);
+int bv_cmd_outbox(int argc, char **argv);
+int bv_cmd_ack(int argc, char **argv);
+int bv_cmd_silence(int argc, char **argv);
+int bv_cmd_audit(int argc, char **argv);
 
 /* common.c: what the subcommands share. */
 
@@ -37,6 +42,119 @@ typedef struct bv_cmd_places_conf {
     char *extra;        /* the municipality's own list of place names */
 } bv_cmd_places_conf;
 extern const bv_option bv_cmd_places_table[];
+
+/* The config keys of alert delivery (alerting.c). */
+typedef struct bv_cmd_retention_conf {
+    int64_t outbox_ms, audit_ms;
+} bv_cmd_retention_conf;
+typedef struct bv_cmd_escalation_conf {
+    int64_t after_ms;
+    char *severity;
+    bool unacknowledged;
+    bv_strlist notify;
+} bv_cmd_escalation_conf;
+typedef struct bv_cmd_grouping_conf {
+    int64_t wait_ms, interval_ms;
+} bv_cmd_grouping_conf;
+typedef struct bv_cmd_watchdog_conf {
+    int64_t every_ms;
+    bv_strlist notify;
+} bv_cmd_watchdog_conf;
+typedef struct bv_cmd_delivery_conf {
+    int64_t deadline_ms, timeout_ms, retry_min_ms, retry_max_ms, drain_ms;
+    char *ca_file;
+} bv_cmd_delivery_conf;
+typedef struct bv_cmd_alerting_conf {
+    bv_groups recipients;
+    bv_smtp_conf smtp;
+    char *alertmanager;
+    bv_cmd_retention_conf retention;
+    char *language;
+    char *console_url;
+    bv_seclist escalation;
+    bv_cmd_grouping_conf grouping;
+    bv_cmd_watchdog_conf watchdog;
+    bv_cmd_delivery_conf delivery;
+} bv_cmd_alerting_conf;
+extern const bv_option bv_cmd_retention_table[], bv_cmd_escalation_table[], bv_cmd_grouping_table[],
+    bv_cmd_watchdog_table[], bv_cmd_delivery_table[];
+
+/* The delivery keys of a command's config table, for the bv_cmd_alerting_conf field f of st. */
+#define BV_CMD_ALERTING_OPTIONS(st, f)                                                             \
+    BV_OPTION_GROUPS("recipients", st, f.recipients, bv_target_table, bv_target_conf,              \
+                     "recipient groups: NAME: [targets] (webhook, email, sms, telegram, slack, "   \
+                     "file)"),                                                                     \
+        BV_OPTION_SECTION("smtp", st, f.smtp, bv_smtp_table, "how e-mail is sent"),                \
+        BV_OPTION("alertmanager", BV_OPT_STRING, st, f.alertmanager, NULL,                         \
+                  "also POST every alert to this Alertmanager (http://HOST:9093)"),                \
+        BV_OPTION_SECTION("retention", st, f.retention, bv_cmd_retention_table,                    \
+                          "how long the outbox and the audit log keep records"),                   \
+        BV_OPTION("language", BV_OPT_STRING, st, f.language, "nl",                                 \
+                  "nl or en: the language of messages"),                                           \
+        BV_OPTION("console_url", BV_OPT_STRING, st, f.console_url, NULL,                           \
+                  "the console's address, for acknowledge links in messages"),                     \
+        BV_OPTION_SECTION_LIST("escalation", st, f.escalation, bv_cmd_escalation_table,            \
+                               bv_cmd_escalation_conf,                                             \
+                               "steps: who else gets an alert nobody acknowledged in time"),       \
+        BV_OPTION_SECTION("grouping", st, f.grouping, bv_cmd_grouping_table,                       \
+                          "alerts that follow a group's first one are sent together"),             \
+        BV_OPTION_SECTION("watchdog", st, f.watchdog, bv_cmd_watchdog_table,                       \
+                          "a heartbeat receivers can miss when blikveld stops"),                   \
+        BV_OPTION_SECTION("delivery", st, f.delivery, bv_cmd_delivery_table,                       \
+                          "timeouts, retries and deadlines of deliveries")
+
+/* Checks what the tables cannot: language, console_url, severities, groups that escalation,
+ * watchdog and the rules (when rs is given and recipients are configured) name. 0, or 1 after
+ * printing why. */
+int bv_cmd_alerting_check(const bv_cmd_alerting_conf *c, const char *config, const bv_ruleset *rs);
+/* 1 when the config delivers anywhere (recipients or alertmanager). */
+int bv_cmd_alerting_wanted(const bv_cmd_alerting_conf *c);
+
+/* Alert delivery, wired: the outbox (locked), acks and silences, the dispatcher and its sinks. */
+typedef struct bv_cmd_alerting {
+    bv_sink_env env;
+    bv_outbox *outbox;
+    bv_control *control;
+    bv_dispatch *dispatch;
+    bv_escalation *esc;
+    size_t nesc;
+    char *out_dir, *audit_dir, *control_dir;
+    int busy; /* open failed: another process holds the outbox */
+} bv_cmd_alerting;
+typedef struct bv_cmd_alerting_open_args {
+    const char *cmd, *config; /* for messages */
+    const bv_cmd_alerting_conf *conf;
+    const char *event, *ns, *state_dir;
+    struct event_base *base;
+    struct bv_curl_loop *curl;
+    int drill;      /* a drill replay: no watchdog, no escalation */
+    int flush_only; /* outbox --flush: no watchdog, no escalation */
+} bv_cmd_alerting_open_args;
+/* 0, or 1 after printing why (bv_cmd_alerting_close frees what was made either way). */
+int bv_cmd_alerting_open(bv_cmd_alerting *al, const bv_cmd_alerting_open_args *a);
+/* The deliveries' lines of the summary, on stderr. */
+void bv_cmd_alerting_print(const bv_cmd_alerting *al);
+void bv_cmd_alerting_close(bv_cmd_alerting *al);
+
+/* The config of the commands that look after delivery: outbox, ack, silence, audit. */
+typedef struct bv_cmd_admin_conf {
+    char *event;
+    bv_strlist rules;
+    char *state_dir;
+    bv_cmd_alerting_conf alerting;
+} bv_cmd_admin_conf;
+extern const bv_option bv_cmd_admin_table[];
+typedef struct bv_cmd_admin {
+    bv_cmd_admin_conf conf;
+    char *event, *state_dir;
+    char *ns; /* "live/EVENT" */
+} bv_cmd_admin;
+/* Loads config; the event is the flag's, the config's, or the first rule file's name; the state
+ * dir the flag's, the config's or the default. 0, 1 (bad config) or 2 (usage), after printing
+ * why; bv_cmd_admin_free either way. */
+int bv_cmd_admin_load(bv_cmd_admin *ad, const char *cmd, const char *config, const char *event,
+                      const char *state_dir);
+void bv_cmd_admin_free(bv_cmd_admin *ad);
 
 /* The event a command runs: its name, state directory, Redis address, rule set and pseudonym
  * key. Owned; bv_cmd_event_free releases it (also after a failed setup). */

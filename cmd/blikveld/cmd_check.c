@@ -20,13 +20,16 @@ static void usage(FILE *out)
             "  -e, --explain      print, per rule, what goes into the multi-pattern database\n"
             "                     and what pcre2 confirms\n"
             "  -c, --config FILE  the event's config: its places: (the municipality `place:\n"
-            "                     own` means, and its own place names); other keys ignored\n"
+            "                     own` means, and its own place names), and its delivery keys\n"
+            "                     (recipients, escalation, ...: every group a rule names must\n"
+            "                     exist); sources are checked by `run`\n"
             "  -h, --help         this help\n\n"
             "exit status: 0 valid and every example passes, 1 otherwise, 2 usage error\n");
 }
 
 typedef struct check_conf {
     bv_cmd_places_conf places;
+    bv_cmd_alerting_conf alerting;
 } check_conf;
 
 /* The config as check reads it: places:, and every other key a config may hold. */
@@ -40,6 +43,7 @@ static const bv_option check_table[] = {
     BV_OPTION_IGNORE("redis", ""),
     BV_OPTION_IGNORE("record", ""),
     BV_OPTION_IGNORE("sources", ""),
+    BV_CMD_ALERTING_OPTIONS(check_conf, alerting),
     BV_OPTION_END,
 };
 
@@ -96,9 +100,16 @@ int bv_cmd_check(int argc, char **argv)
     bv_rules_opts ro = {.places = g, .own = conf.places.municipality};
     int rc = bv_rules_load_opts(&rs, (const char *const *)argv + optind, (size_t)(argc - optind),
                                 &ro, &d);
-    bv_config_free(check_table, &conf);
     if (rc != 0) {
         fprintf(stderr, "%s\n", bv_diag_format(&d, msg, sizeof msg));
+        bv_config_free(check_table, &conf);
+        bv_gazetteer_free(g);
+        return 1;
+    }
+    rc = config ? bv_cmd_alerting_check(&conf.alerting, config, rs) : 0;
+    bv_config_free(check_table, &conf);
+    if (rc != 0) {
+        bv_rules_free(rs);
         bv_gazetteer_free(g);
         return 1;
     }

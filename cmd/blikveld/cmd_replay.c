@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/diag.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "engine/pipeline.h"
@@ -14,6 +15,7 @@
 #include "engine/rules.h"
 #include "engine/store_memory.h"
 #include "engine/store_redis.h"
+#include "net/curl_loop.h"
 #include "net/redis_url.h"
 #include "source/replay.h"
 
@@ -34,6 +36,7 @@ typedef struct replay_conf {
     int64_t lateness_ms;
     bv_cmd_redis_conf redis;
     bv_cmd_places_conf places;
+    bv_cmd_alerting_conf alerting;
 } replay_conf;
 
 static const bv_option conf_table[] = {
@@ -51,6 +54,8 @@ static const bv_option conf_table[] = {
                       "count in Redis, shared with other processes (default: in memory)"),
     BV_OPTION_IGNORE("sources", "live sources: read by `blikveld run`"),
     BV_OPTION_IGNORE("record", "recording of live posts: read by `blikveld run`"),
+    BV_OPTION_IGNORE("max_queue", "the live ingest queue: read by `blikveld run`"),
+    BV_CMD_ALERTING_OPTIONS(replay_conf, alerting),
     BV_OPTION_END,
 };
 
@@ -61,6 +66,7 @@ typedef struct drill {
     size_t nsinks;
     bv_book *book;
     uint64_t alerts_firing, alerts_resolved, sink_failures;
+    bv_dispatch *dispatch; /* --deliver */
     int done, err;
 } drill;
 
@@ -90,6 +96,9 @@ static void usage(FILE *out)
             "      --state-dir DIR  where the pseudonym key lives (default\n"
             "                       $XDG_STATE_HOME/blikveld, or ~/.local/state/blikveld)\n"
             "      --max-line BYTES longest line accepted (default 1048576)\n"
+            "      --deliver        deliver the alerts to the config's recipients, marked as a\n"
+            "                       drill (OEFENING) everywhere; waits until they are delivered\n"
+            "                       (without it, recipients are only checked)\n"
             "  -q, --quiet          no progress and no summary on stderr\n"
             "  -h, --help           this help\n\n"
             "Authors are pseudonymised (HMAC-SHA256) with BLIKVELD_PSEUDONYM_KEY, or a key\n"
@@ -107,6 +116,11 @@ static void on_alert(void *arg, const bv_alert *a)
         d->alerts_firing++;
     } else {
         d->alerts_resolved++;
+    }
+    if (d->dispatch && bv_dispatch_alert(d->dispatch, a) != BV_OK) {
+        d->sink_failures++;
+        bv_log(BV_LOG_ERROR, "alerts", "alert %s: out of memory on the way to its recipients",
+               a->id);
     }
     for (size_t i = 0; i < d->nsinks; i++) {
         if (bv_sink_emit(d->sinks[i], a) != BV_SINK_OK) {
@@ -181,7 +195,7 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
     }
 }
 
-enum { OPT_STATE_DIR = 1000, OPT_MAX_LINE, OPT_REDIS, OPT_RUN };
+enum { OPT_STATE_DIR = 1000, OPT_MAX_LINE, OPT_REDIS, OPT_RUN, OPT_DELIVER };
 
 int bv_cmd_replay(int argc, char **argv)
 {
@@ -198,6 +212,7 @@ int bv_cmd_replay(int argc, char **argv)
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
         {"redis", required_argument, NULL, OPT_REDIS},
         {"run", required_argument, NULL, OPT_RUN},
+        {"deliver", no_argument, NULL, OPT_DELIVER},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -213,8 +228,11 @@ int bv_cmd_replay(int argc, char **argv)
     size_t nrules = 0;
     double speed = 0;
     size_t max_line = 0;
-    int quiet = 0, c, rc = 1;
+    int quiet = 0, deliver = 0, c, rc = 1;
     bv_sink_format format = BV_FORMAT_JSON;
+    bv_curl_loop *cl = NULL;
+    bv_cmd_alerting al;
+    memset(&al, 0, sizeof al);
     char errstr[1024];
     bv_diag diag;
     memset(&diag, 0, sizeof diag);
@@ -296,6 +314,9 @@ int bv_cmd_replay(int argc, char **argv)
             }
             run = optarg;
             break;
+        case OPT_DELIVER:
+            deliver = 1;
+            break;
         case OPT_MAX_LINE: {
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -321,6 +342,10 @@ int bv_cmd_replay(int argc, char **argv)
     }
     if (optind >= argc) {
         fprintf(stderr, "blikveld replay: no recording given (a file, or - for stdin)\n");
+        goto usage_error;
+    }
+    if (deliver && config == NULL) {
+        fprintf(stderr, "blikveld replay: --deliver needs --config FILE (its recipients)\n");
         goto usage_error;
     }
 
@@ -371,6 +396,14 @@ int bv_cmd_replay(int argc, char **argv)
     rs = ev.rs;
     pseudo = ev.pseudo;
     event_name = ev.name;
+    if (config && bv_cmd_alerting_check(&conf.alerting, config, rs) != 0) {
+        goto out;
+    }
+    if (deliver && !bv_cmd_alerting_wanted(&conf.alerting)) {
+        fprintf(stderr, "blikveld replay: --deliver: %s has no recipients: nor alertmanager:\n",
+                config);
+        goto out;
+    }
     d.base = event_base_new();
     if (d.base == NULL ||
         bv_cmd_sinks_open(d.sinks, &d.nsinks, format, alerts_path, "w", "replay") != 0) {
@@ -419,6 +452,29 @@ int bv_cmd_replay(int argc, char **argv)
             goto out;
         }
     }
+    if (deliver) {
+        /* the drill's own outbox: drill/EVENT, or drill/EVENT/RUN with --run */
+        char ons[512];
+        snprintf(ons, sizeof ons, run ? "%s/%s" : "%s", ns, run);
+        cl = bv_curl_loop_new(d.base);
+        bv_cmd_alerting_open_args aa = {
+            .cmd = "replay",
+            .config = config,
+            .conf = &conf.alerting,
+            .event = event_name,
+            .ns = ons,
+            .state_dir = ev.state_dir,
+            .base = d.base,
+            .curl = cl,
+            .drill = 1,
+        };
+        if (cl == NULL || bv_file_mkdirs(ev.state_dir) != 0 ||
+            bv_cmd_alerting_open(&al, &aa) != 0) {
+            goto out;
+        }
+        d.dispatch = al.dispatch;
+        bv_dispatch_start(d.dispatch);
+    }
     bv_book_opts bo = {.event = event_name, .ns = ns, .claim_ns = key_ns, .drill = 1};
     d.book = bv_book_new(rs, store, &bo, on_alert, &d);
     bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms,
@@ -466,6 +522,15 @@ int bv_cmd_replay(int argc, char **argv)
             }
         }
     }
+    if (d.dispatch) {
+        /* a drill's deliveries: all of them, before the summary */
+        bv_dispatch_flush_groups(d.dispatch);
+        while (!d.err && bv_dispatch_pending(d.dispatch) > 0) {
+            if (event_base_loop(d.base, EVLOOP_ONCE) < 0) {
+                break;
+            }
+        }
+    }
     if (!quiet) {
         bv_replay_stats rst;
         bv_pipeline_stats ps;
@@ -477,6 +542,7 @@ int bv_cmd_replay(int argc, char **argv)
         bv_book_stats_get(d.book, &bs);
         int64_t ended = rst.ended_mono ? rst.ended_mono : bv_mono_ms(bv_clock_system());
         print_summary(rs, &rst, &ps, &bs, &ss, &d, ended - rst.started_mono, ev.where, key_ns);
+        bv_cmd_alerting_print(&al);
     }
     if (ev.redis) {
         bv_store_stats ss;
@@ -487,6 +553,13 @@ int bv_cmd_replay(int argc, char **argv)
         }
     }
     rc = d.err || d.sink_failures ? 1 : 0;
+    if (d.dispatch) {
+        bv_dispatch_stats ds;
+        bv_dispatch_stats_get(d.dispatch, &ds);
+        if (ds.failed || ds.pending) {
+            rc = 1; /* the drill's deliveries did not all arrive: the summary says which */
+        }
+    }
     goto out;
 
 usage_error:
@@ -503,6 +576,8 @@ out:
     }
     /* the store first: its pending answers still reach a live pipeline, replay and book */
     bv_store_free(store);
+    bv_cmd_alerting_close(&al);
+    bv_curl_loop_free(cl);
     bv_replay_free(rp);
     bv_pipeline_free(pl);
     bv_book_free(d.book);

@@ -46,6 +46,7 @@ typedef struct run_conf {
     bv_cmd_places_conf places;
     record_conf record;
     bv_seclist sources;
+    bv_cmd_alerting_conf alerting;
 } run_conf;
 
 static const bv_option record_table[] = {
@@ -75,6 +76,7 @@ static const bv_option conf_table[] = {
                       "record the live posts, so the event can be replayed as a drill"),
     BV_OPTION_SECTION_LIST("sources", run_conf, sources, bv_source_conf_table, bv_source_conf,
                            "where posts come from: one item per stream, listener or poller"),
+    BV_CMD_ALERTING_OPTIONS(run_conf, alerting),
     BV_OPTION_END,
 };
 
@@ -92,7 +94,8 @@ typedef struct live {
     char (*final_name)[2][72];
     int *watch; /* per source: its health watch, or -1 */
     uint64_t alerts_firing, alerts_resolved, health_alerts, sink_failures;
-    int stopping, drained, err;
+    bv_dispatch *dispatch; /* NULL: nothing configured to deliver to */
+    int stopping, drained, err, drain_timeout;
     int64_t started_ms;
 } live;
 
@@ -131,6 +134,11 @@ static void usage(FILE *out)
 
 static void emit_alert(live *l, const bv_alert *a)
 {
+    if (l->dispatch && bv_dispatch_alert(l->dispatch, a) != BV_OK) {
+        l->sink_failures++;
+        bv_log(BV_LOG_ERROR, "alerts", "alert %s: out of memory on the way to its recipients",
+               a->id);
+    }
     for (size_t i = 0; i < l->nsinks; i++) {
         if (bv_sink_emit(l->sinks[i], a) != BV_SINK_OK) {
             l->sink_failures++;
@@ -270,6 +278,13 @@ static void on_ingest_drained(void *arg)
     ((live *)arg)->drained = 1;
 }
 
+static void on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    ((live *)arg)->drain_timeout = 1;
+}
+
 static void on_store_drained(void *arg, int err)
 {
     live *l = arg;
@@ -372,6 +387,8 @@ int bv_cmd_run(int argc, char **argv)
     bv_store *store = NULL;
     bv_pipeline *pl = NULL;
     bv_curl_loop *cl = NULL;
+    bv_cmd_alerting al;
+    memset(&al, 0, sizeof al);
     struct evdns_base *dns = NULL;
     struct event *sigint = NULL, *sigterm = NULL, *sigusr1 = NULL, *tick = NULL;
     const char *event_name = NULL, *sd = NULL;
@@ -485,6 +502,9 @@ int bv_cmd_run(int argc, char **argv)
     pseudo = ev.pseudo;
     event_name = ev.name;
     sd = ev.state_dir;
+    if (bv_cmd_alerting_check(&conf.alerting, config, rs) != 0) {
+        goto out;
+    }
 
     l.base = event_base_new();
     if (l.base == NULL ||
@@ -524,6 +544,23 @@ int bv_cmd_run(int argc, char **argv)
     }
     if (dns == NULL) {
         dns = evdns_base_new(l.base, 0); /* no resolv.conf: names resolve only by address */
+    }
+    if (bv_cmd_alerting_wanted(&conf.alerting)) {
+        bv_cmd_alerting_open_args aa = {
+            .cmd = "run",
+            .config = config,
+            .conf = &conf.alerting,
+            .event = event_name,
+            .ns = ns,
+            .state_dir = sd,
+            .base = l.base,
+            .curl = cl,
+        };
+        if (bv_cmd_alerting_open(&al, &aa) != 0) {
+            goto out;
+        }
+        l.dispatch = al.dispatch;
+        bv_dispatch_start(l.dispatch);
     }
     if (conf.record.dir || record_path) {
         bv_recorder_opts ro = {
@@ -629,6 +666,25 @@ int bv_cmd_run(int argc, char **argv)
     if (!l.err && bv_store_drain(store, on_store_drained, &l) == 0) {
         loop_until(&l, &l.drained);
     }
+    if (l.dispatch) {
+        /* what groups hold goes now; deliveries in flight get delivery.drain to finish, and
+         * what is left stays pending in the outbox for the next start */
+        bv_dispatch_stop_timers(l.dispatch);
+        bv_dispatch_flush_groups(l.dispatch);
+        struct event *dt = evtimer_new(l.base, on_drain_timeout, &l);
+        struct timeval dtv = {(time_t)(conf.alerting.delivery.drain_ms / 1000),
+                              (suseconds_t)(conf.alerting.delivery.drain_ms % 1000) * 1000};
+        if (dt && evtimer_add(dt, &dtv) == 0) {
+            while (!l.err && !l.drain_timeout && bv_dispatch_pending(l.dispatch) > 0) {
+                if (event_base_loop(l.base, EVLOOP_ONCE) < 0) {
+                    break;
+                }
+            }
+        }
+        if (dt) {
+            event_free(dt);
+        }
+    }
     if (l.rec) {
         bv_recorder_flush(l.rec);
     }
@@ -640,6 +696,7 @@ int bv_cmd_run(int argc, char **argv)
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(l.book, &bs);
         print_summary(&l, rs, &ps, &bs, &ss, ev.where, ns);
+        bv_cmd_alerting_print(&al);
     }
     if (ev.redis) {
         bv_store_stats ss;
@@ -675,6 +732,7 @@ out:
     if (tick) {
         event_free(tick);
     }
+    bv_cmd_alerting_close(&al); /* its sinks use the curl loop */
     bv_curl_loop_free(cl);
     bv_store_free(store);
     bv_ingest_free(l.ingest);

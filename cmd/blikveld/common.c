@@ -232,7 +232,7 @@ int bv_cmd_sinks_open(bv_sink **sinks, size_t *n, bv_sink_format format, const c
                       const char *mode, const char *cmd)
 {
     *n = 0;
-    sinks[(*n)++] = bv_sink_stream_new(stdout, 0, format);
+    sinks[(*n)++] = bv_sink_stream_new(stdout, 0, format, NULL);
     if (sinks[0] == NULL) {
         return -1;
     }
@@ -242,7 +242,7 @@ int bv_cmd_sinks_open(bv_sink **sinks, size_t *n, bv_sink_format format, const c
             fprintf(stderr, "blikveld %s: %s: %s\n", cmd, alerts_path, strerror(errno));
             return -1;
         }
-        sinks[*n] = bv_sink_stream_new(af, 1, BV_FORMAT_JSON);
+        sinks[*n] = bv_sink_stream_new(af, 1, BV_FORMAT_JSON, NULL);
         if (sinks[*n] == NULL) {
             fclose(af);
             return -1;

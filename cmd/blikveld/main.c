@@ -18,6 +18,10 @@ static const struct {
     {"check", bv_cmd_check, "validate rule files and run their examples"},
     {"run", bv_cmd_run, "watch the configured live sources and alert (until SIGINT/SIGTERM)"},
     {"replay", bv_cmd_replay, "replay recordings through an event's rule set (a drill)"},
+    {"outbox", bv_cmd_outbox, "list pending and failed deliveries; --flush delivers them"},
+    {"ack", bv_cmd_ack, "acknowledge an alert (stops its escalation)"},
+    {"silence", bv_cmd_silence, "mute a rule for a while, lift or list silences"},
+    {"audit", bv_cmd_audit, "print an event's audit record (acks, silences, deliveries)"},
 };
 
 static void usage(FILE *out)

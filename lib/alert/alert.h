@@ -38,6 +38,8 @@ typedef struct bv_alert {
     size_t nsamples;
     bv_alert_place *places; /* owned; most named first */
     size_t nplaces;
+    bv_rule own_rule; /* a parsed alert's rule: id, title, severity and recipients (owned;
+                         rule points here); zero otherwise */
 } bv_alert;
 
 /* Deterministic id: hex of SHA-256(namespace NUL rule-id NUL episode-bucket-ms), 16 bytes. */
@@ -47,6 +49,19 @@ void bv_alert_make_id(const char *ns, const char *rule_id, int64_t episode_ms, c
 bv_alert *bv_alert_from_signal(const bv_signal *s, bv_alert_state state, const char *event,
                                int drill, const char *id);
 void bv_alert_free(bv_alert *a);
+
+/* The alert one object of bv_alert_format_json describes, as the outbox keeps it: formatting
+ * the result again gives the same JSON. The rule's id, title, severity and recipients are copied
+ * into own_rule (rule points there); sample ids are not in the JSON and come back empty. NULL
+ * with the reason in err (anything but such an object: not JSON, a field missing or of the wrong
+ * type, an unknown state, severity, detector or platform, more than BV_ALERT_JSON_MAX bytes). */
+#define BV_ALERT_JSON_MAX (1024 * 1024)
+bv_alert *bv_alert_parse_json(const char *json, size_t len, char *err, size_t errlen);
+
+/* The idempotency key of the alert's delivery: "ID/firing", "ID/resolved", or "ID/escalated"
+ * (escalated: the message that goes to more people when nobody acknowledged). */
+#define BV_ALERT_KEY_LEN 48
+const char *bv_alert_key(const bv_alert *a, int escalated, char out[BV_ALERT_KEY_LEN]);
 
 /* One JSON object (no newline) appended to out. */
 int bv_alert_format_json(const bv_alert *a, bv_buf *out);

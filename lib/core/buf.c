@@ -1,6 +1,7 @@
 /* buf.c: growable byte buffer; see buf.h. Doubling growth, always NUL-terminated. */
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,14 +102,48 @@ int bv_buf_json_str(bv_buf *b, const char *s, size_t n)
         } else if (c < 0x20 || c == 0x7f) {
             char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             rc = bv_buf_append(b, e, 6);
-        } else {
+        } else if (c < 0x80) {
             rc = bv_buf_putc(b, (char)c);
+        } else {
+            /* JSON is UTF-8: a well-formed sequence goes as it is, a stray byte as U+FFFD */
+            size_t k = bv_utf8_seq((const unsigned char *)s + i, n - i);
+            if (k == 0) {
+                rc = bv_buf_append(b, "\xef\xbf\xbd", 3);
+            } else {
+                rc = bv_buf_append(b, s + i, k);
+                i += k - 1;
+            }
         }
         if (rc != BV_OK) {
             return rc;
         }
     }
     return BV_OK;
+}
+
+int bv_json_depth_ok(const char *s, size_t n, unsigned max)
+{
+    unsigned depth = 0;
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (c == '\\') {
+                i++;
+            } else if (c == '"') {
+                in_str = 0;
+            }
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max) {
+                return 0;
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 1;
 }
 
 void bv_buf_reset(bv_buf *b)

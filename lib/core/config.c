@@ -158,6 +158,10 @@ static const char *type_wants(bv_opt_type t)
         return "true or false";
     case BV_OPT_SECTION_LIST:
         return "a list of mappings";
+    case BV_OPT_STRING_MAP:
+        return "a mapping of names to strings";
+    case BV_OPT_GROUPS:
+        return "a mapping of names to lists of mappings";
     case BV_OPT_SECTION:
         return "a mapping of options";
     case BV_OPT_IGNORE:
@@ -312,6 +316,8 @@ static int set_scalar(cfg_ctx *c, const bv_option *opt, void *field, const char 
     }
     case BV_OPT_SECTION:
     case BV_OPT_SECTION_LIST:
+    case BV_OPT_STRING_MAP:
+    case BV_OPT_GROUPS:
     case BV_OPT_IGNORE:
         break;
     }
@@ -404,6 +410,156 @@ static int load_section_list(cfg_ctx *c, const bv_option *opt, bv_seclist *l, co
     }
 }
 
+/* The next key of a mapping whose keys the file chooses: BV_OK with *key set (a scalar event the
+ * caller deletes), 1 at the mapping's end, or an error. Keys must be non-empty plain names and
+ * not repeat among names[0..n). */
+static int next_name(cfg_ctx *c, yaml_event_t *key, char *const *names, size_t n, const char *path)
+{
+    int rc = next_event(c, key);
+    if (rc != BV_OK) {
+        return rc;
+    }
+    if (key->type == YAML_MAPPING_END_EVENT) {
+        yaml_event_delete(key);
+        return 1;
+    }
+    if (key->type != YAML_SCALAR_EVENT || is_null(key)) {
+        set_err(c, key->start_mark, "keys of '%s' must be names, not a %s", path,
+                is_null(key) ? "missing value" : event_kind(key));
+        yaml_event_delete(key);
+        return BV_EINVAL;
+    }
+    const char *k = (const char *)key->data.scalar.value;
+    size_t klen = key->data.scalar.length;
+    char shown[48];
+    if (klen == 0 || memchr(k, '\0', klen) != NULL) {
+        set_err(c, key->start_mark, "keys of '%s' must be names, not '%s'", path,
+                show(k, klen, shown));
+        yaml_event_delete(key);
+        return BV_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(names[i]) == klen && memcmp(names[i], k, klen) == 0) {
+            set_err(c, key->start_mark, "duplicate key '%s' in '%s'", show(k, klen, shown), path);
+            yaml_event_delete(key);
+            return BV_EINVAL;
+        }
+    }
+    if (n >= BV_CONFIG_MAX_ITEMS) {
+        set_err(c, key->start_mark, "'%s' has more than %d keys", path, BV_CONFIG_MAX_ITEMS);
+        yaml_event_delete(key);
+        return BV_ELIMIT;
+    }
+    return BV_OK;
+}
+
+/* Reads a mapping of names to strings (its MAPPING-START is taken). */
+static int load_string_map(cfg_ctx *c, bv_strmap *m, const char *path)
+{
+    for (;;) {
+        yaml_event_t key, val;
+        int rc = next_name(c, &key, m->keys, m->n, path);
+        if (rc != BV_OK) {
+            return rc == 1 ? BV_OK : rc;
+        }
+        char ipath[300];
+        snprintf(ipath, sizeof ipath, "%s.%.*s", path,
+                 (int)(key.data.scalar.length > 64 ? 64 : key.data.scalar.length),
+                 (const char *)key.data.scalar.value);
+        rc = next_event(c, &val);
+        if (rc != BV_OK) {
+            yaml_event_delete(&key);
+            return rc;
+        }
+        if (val.type != YAML_SCALAR_EVENT || is_null(&val)) {
+            set_err(c, val.start_mark, "'%s' must be a string, not a %s", ipath,
+                    is_null(&val) ? "missing value" : event_kind(&val));
+            yaml_event_delete(&key);
+            yaml_event_delete(&val);
+            return BV_EINVAL;
+        }
+        char **nk = realloc(m->keys, (m->n + 1) * sizeof *nk);
+        if (nk != NULL) {
+            m->keys = nk;
+        }
+        char **nv = realloc(m->vals, (m->n + 1) * sizeof *nv);
+        if (nv != NULL) {
+            m->vals = nv;
+        }
+        char *k = NULL, *v = NULL;
+        if (nk && nv) {
+            k = strndup((const char *)key.data.scalar.value, key.data.scalar.length);
+            v = strndup((const char *)val.data.scalar.value, val.data.scalar.length);
+        }
+        yaml_event_delete(&key);
+        yaml_event_delete(&val);
+        if (k == NULL || v == NULL) {
+            free(k);
+            free(v);
+            return BV_ENOMEM;
+        }
+        m->keys[m->n] = k;
+        m->vals[m->n] = v;
+        m->n++;
+    }
+}
+
+/* Reads a mapping of names to section lists (its MAPPING-START is taken). */
+static int load_groups(cfg_ctx *c, const bv_option *opt, bv_groups *g, const char *path)
+{
+    for (;;) {
+        yaml_event_t key, val;
+        int rc = next_name(c, &key, g->names, g->n, path);
+        if (rc != BV_OK) {
+            return rc == 1 ? BV_OK : rc;
+        }
+        char ipath[300];
+        snprintf(ipath, sizeof ipath, "%s.%.*s", path,
+                 (int)(key.data.scalar.length > 64 ? 64 : key.data.scalar.length),
+                 (const char *)key.data.scalar.value);
+        char **nn = realloc(g->names, (g->n + 1) * sizeof *nn);
+        if (nn != NULL) {
+            g->names = nn;
+        }
+        bv_seclist *nl = realloc(g->lists, (g->n + 1) * sizeof *nl);
+        if (nl != NULL) {
+            g->lists = nl;
+        }
+        int *nline = realloc(g->line, (g->n + 1) * sizeof *nline);
+        if (nline != NULL) {
+            g->line = nline;
+        }
+        char *name = NULL;
+        if (nn && nl && nline) {
+            name = strndup((const char *)key.data.scalar.value, key.data.scalar.length);
+        }
+        int line = (int)key.start_mark.line + 1;
+        yaml_event_delete(&key);
+        if (name == NULL) {
+            return BV_ENOMEM;
+        }
+        g->names[g->n] = name;
+        memset(&g->lists[g->n], 0, sizeof g->lists[g->n]);
+        g->line[g->n] = line;
+        g->n++; /* counted now, so a failure below frees what the list holds */
+        rc = next_event(c, &val);
+        if (rc != BV_OK) {
+            return rc;
+        }
+        if (val.type != YAML_SEQUENCE_START_EVENT) {
+            set_err(c, val.start_mark, "'%s' must be a list of mappings, not a %s", ipath,
+                    is_null(&val) ? "missing value" : event_kind(&val));
+            yaml_event_delete(&val);
+            return BV_EINVAL;
+        }
+        yaml_event_delete(&val);
+        rc = load_section_list(c, opt, &g->lists[g->n - 1], ipath);
+        if (rc != BV_OK) {
+            return rc;
+        }
+    }
+}
+
 /* Reads the value node of opt (the key is already taken) into field. */
 static int load_value(cfg_ctx *c, const bv_option *opt, void *field, const char *path)
 {
@@ -434,6 +590,17 @@ static int load_value(cfg_ctx *c, const bv_option *opt, void *field, const char 
         }
         yaml_event_delete(&ev);
         return load_section_list(c, opt, field, path);
+    }
+    if (opt->type == BV_OPT_STRING_MAP || opt->type == BV_OPT_GROUPS) {
+        if (ev.type != YAML_MAPPING_START_EVENT) {
+            set_err(c, ev.start_mark, "'%s' must be %s, not a %s", path, type_wants(opt->type),
+                    is_null(&ev) ? "missing value" : event_kind(&ev));
+            yaml_event_delete(&ev);
+            return BV_EINVAL;
+        }
+        yaml_event_delete(&ev);
+        return opt->type == BV_OPT_STRING_MAP ? load_string_map(c, field, path)
+                                              : load_groups(c, opt, field, path);
     }
     bool list = opt->type == BV_OPT_STRING_LIST || opt->type == BV_OPT_PATH_LIST;
     if (ev.type == YAML_SCALAR_EVENT && is_null(&ev)) {
@@ -651,6 +818,12 @@ static void zero_fields(const bv_option *table, char *base)
         case BV_OPT_SECTION_LIST:
             memset(field, 0, sizeof(bv_seclist));
             break;
+        case BV_OPT_STRING_MAP:
+            memset(field, 0, sizeof(bv_strmap));
+            break;
+        case BV_OPT_GROUPS:
+            memset(field, 0, sizeof(bv_groups));
+            break;
         case BV_OPT_IGNORE:
             break;
         }
@@ -671,7 +844,8 @@ static int fill_defaults(cfg_ctx *c, const bv_option *table, char *base, const c
         int rc = BV_OK;
         if (o->type == BV_OPT_SECTION) {
             rc = fill_defaults(c, o->sub, field, path);
-        } else if (o->type == BV_OPT_IGNORE || o->type == BV_OPT_SECTION_LIST || o->def == NULL) {
+        } else if (o->type == BV_OPT_IGNORE || o->type == BV_OPT_SECTION_LIST ||
+                   o->type == BV_OPT_STRING_MAP || o->type == BV_OPT_GROUPS || o->def == NULL) {
             continue;
         } else {
             yaml_mark_t m = {0, 0, 0};
@@ -851,6 +1025,34 @@ void bv_config_free(const bv_option *table, void *target)
             memset(l, 0, sizeof *l);
             break;
         }
+        case BV_OPT_STRING_MAP: {
+            bv_strmap *m = field;
+            for (size_t i = 0; i < m->n; i++) {
+                free(m->keys[i]);
+                free(m->vals[i]);
+            }
+            free(m->keys);
+            free(m->vals);
+            memset(m, 0, sizeof *m);
+            break;
+        }
+        case BV_OPT_GROUPS: {
+            bv_groups *g = field;
+            for (size_t i = 0; i < g->n; i++) {
+                free(g->names[i]);
+                bv_seclist *l = &g->lists[i];
+                for (size_t k = 0; k < l->n; k++) {
+                    bv_config_free(o->sub, (char *)l->v + k * o->elem_size);
+                }
+                free(l->v);
+                free(l->info);
+            }
+            free(g->names);
+            free(g->lists);
+            free(g->line);
+            memset(g, 0, sizeof *g);
+            break;
+        }
         default:
             break;
         }
@@ -888,6 +1090,10 @@ static const char *help_type(const bv_option *o, char *buf, size_t n)
         return "section";
     case BV_OPT_SECTION_LIST:
         return "list of sections";
+    case BV_OPT_STRING_MAP:
+        return "mapping of names to strings";
+    case BV_OPT_GROUPS:
+        return "mapping of names to lists of sections";
     case BV_OPT_IGNORE:
         return "described separately";
     }
@@ -902,8 +1108,11 @@ static size_t help_width(const bv_option *table, size_t prefix_len)
         if (k > w) {
             w = k;
         }
-        if (o->type == BV_OPT_SECTION || o->type == BV_OPT_SECTION_LIST) {
-            size_t s = help_width(o->sub, k + (o->type == BV_OPT_SECTION ? 1 : 3));
+        if (o->type == BV_OPT_SECTION || o->type == BV_OPT_SECTION_LIST ||
+            o->type == BV_OPT_GROUPS) {
+            size_t s = help_width(o->sub, k + (o->type == BV_OPT_SECTION        ? 1
+                                               : o->type == BV_OPT_SECTION_LIST ? 3
+                                                                                : 8));
             if (s > w) {
                 w = s;
             }
@@ -933,6 +1142,10 @@ static void help_lines(const bv_option *table, FILE *out, const char *prefix, in
         } else if (o->type == BV_OPT_SECTION_LIST) {
             char item[260];
             snprintf(item, sizeof item, "%s[]", key);
+            help_lines(o->sub, out, item, width);
+        } else if (o->type == BV_OPT_GROUPS) {
+            char item[264];
+            snprintf(item, sizeof item, "%s.NAME[]", key);
             help_lines(o->sub, out, item, width);
         }
     }

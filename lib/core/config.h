@@ -31,7 +31,23 @@ typedef struct bv_seclist {
     bv_config_item *info;
 } bv_seclist;
 
-#define BV_CONFIG_MAX_ITEMS 256 /* items of a section list */
+/* A mapping of names the file chooses to strings (`headers_env: {Authorization: VAR}`): keys[i]
+ * -> vals[i] in file order, owned by the struct it sits in. */
+typedef struct bv_strmap {
+    char **keys, **vals;
+    size_t n;
+} bv_strmap;
+
+/* A mapping of names the file chooses to section lists (`recipients: {police: [...], mayor:
+ * [...]}`): names[i] -> lists[i] in file order; line[i] is where name i is written. */
+typedef struct bv_groups {
+    char **names;
+    bv_seclist *lists;
+    int *line;
+    size_t n;
+} bv_groups;
+
+#define BV_CONFIG_MAX_ITEMS 256 /* items of a section list, keys of a map, groups */
 
 /* What the field at `offset` is:
  *   STRING       char *        owned (strdup'd); NULL when unset and without default
@@ -46,6 +62,9 @@ typedef struct bv_seclist {
  *   SECTION_LIST bv_seclist    a YAML sequence of mappings, each an elem_size struct filled from
  *                              `sub` (at most 64 keys) with its defaults; at most
  *                              BV_CONFIG_MAX_ITEMS items; empty when absent
+ *   STRING_MAP   bv_strmap     a mapping of names (any the file gives) to strings
+ *   GROUPS       bv_groups     a mapping of names (any the file gives) to lists of mappings,
+ *                              each item filled from `sub` as in SECTION_LIST
  *   IGNORE       (no field)    accepted and skipped whole: a key another module parses itself
  * DURATION is range-checked against [min, max] like INT when they are not both 0. */
 typedef enum bv_opt_type {
@@ -58,6 +77,8 @@ typedef enum bv_opt_type {
     BV_OPT_BOOL,
     BV_OPT_SECTION,
     BV_OPT_SECTION_LIST,
+    BV_OPT_STRING_MAP,
+    BV_OPT_GROUPS,
     BV_OPT_IGNORE,
 } bv_opt_type;
 
@@ -95,6 +116,11 @@ typedef struct bv_option {
         .key = (k), .type = BV_OPT_SECTION_LIST, .offset = offsetof(st, field), .help = (h),       \
         .sub = (table), .elem_size = sizeof(elem)                                                  \
     }
+#define BV_OPTION_GROUPS(k, st, field, table, elem, h)                                             \
+    {                                                                                              \
+        .key = (k), .type = BV_OPT_GROUPS, .offset = offsetof(st, field), .help = (h),             \
+        .sub = (table), .elem_size = sizeof(elem)                                                  \
+    }
 #define BV_OPTION_IGNORE(k, h)                                                                     \
     {                                                                                              \
         .key = (k), .type = BV_OPT_IGNORE, .help = (h)                                             \
@@ -124,7 +150,7 @@ int bv_config_load_buffer(const char *name, const char *yaml, size_t len, const 
  * Safe to call twice and on a target that load left after an error. */
 void bv_config_free(const bv_option *table, void *target);
 /* Prints one line per option, "  key  (type, default X)  help"; sections as "  redis.url ...",
- * section lists as "  sources[].url ...". */
+ * section lists as "  sources[].url ...", groups as "  recipients.NAME[].webhook ...". */
 void bv_config_help(const bv_option *table, FILE *out);
 
 #endif

@@ -17,4 +17,19 @@ int bv_file_read(const char *path, size_t max, char **out, size_t *len, int *err
  * else, ENAMETOOLONG, ENOMEM, or what mkdir said). */
 int bv_file_mkdirs(const char *dir);
 
+/* Shared JSON-lines files that several processes append to (the audit log, acks and silences):
+ * appends and rewrites take an exclusive flock on PATH.lock, so a rewrite never loses a line
+ * another process appends meanwhile. */
+
+/* Appends data[0..len) (one or more whole lines) to path, created 0600, and fdatasyncs it.
+ * 0, or -1 with errno. */
+int bv_file_append_locked(const char *path, const char *data, size_t len);
+
+/* Rewrites path keeping the lines keep() answers 1 for (line without its "\n", NUL-terminated,
+ * writable); a last line without "\n" is dropped. Written to PATH.tmp, fdatasync'd, renamed.
+ * *dropped gets the number of lines that went. 0; 0 with nothing done when path does not
+ * exist; -1 with errno. Files over max bytes are refused (EFBIG). */
+int bv_file_rewrite_locked(const char *path, size_t max, int (*keep)(void *arg, char *line),
+                           void *arg, size_t *dropped);
+
 #endif

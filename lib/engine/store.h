@@ -44,6 +44,21 @@ typedef void bv_store_done_cb(void *arg, int err);
 
 typedef enum { BV_CLAIM_FIRE, BV_CLAIM_RESOLVE } bv_claim_kind;
 
+/* What the winner of a claim writes, in the same atomic step, to the scope's outbox in a shared
+ * store (the alert and the targets it must reach, alert/outbox_redis.h), and the lease that
+ * says which process delivers it. Borrowed for the call; the store copies it. The memory store
+ * ignores it (one process keeps its outbox in a file). */
+typedef struct bv_claim_outbox {
+    const char *key;    /* the delivery key: "ID/firing", "ID/resolved" */
+    const char *alert;  /* the alert's JSON */
+    size_t alert_len;
+    const char *targets; /* target ids, each ending in "\n" ("" for none) */
+    int64_t at_ms, deadline_ms;
+    int64_t retention_ms; /* the outbox keys live this long after their last write */
+    const char *owner;    /* the lease holder (this process) */
+    int64_t lease_ms;
+} bv_claim_outbox;
+
 typedef struct bv_store_stats {
     uint64_t series;
     uint64_t buckets;        /* buckets held now */
@@ -74,7 +89,7 @@ typedef struct bv_store_ops {
     int (*read)(bv_store *st, uint32_t series, int64_t from_ms, size_t nbuckets,
                 size_t author_group, bv_store_read_cb *cb, void *arg);
     int (*claim)(bv_store *st, const char *scope, const char *id, bv_claim_kind kind,
-                 int64_t ttl_ms, bv_store_claim_cb *cb, void *arg);
+                 int64_t ttl_ms, const bv_claim_outbox *ob, bv_store_claim_cb *cb, void *arg);
     int (*drain)(bv_store *st, bv_store_done_cb *cb, void *arg);
     void (*stats)(bv_store *st, bv_store_stats *out);
     void (*free)(bv_store *st);
@@ -115,7 +130,16 @@ static inline int bv_store_claim(bv_store *st, const char *scope, const char *id
                                  bv_claim_kind kind, int64_t ttl_ms, bv_store_claim_cb *cb,
                                  void *arg)
 {
-    return st->ops->claim(st, scope, id, kind, ttl_ms, cb, arg);
+    return st->ops->claim(st, scope, id, kind, ttl_ms, NULL, cb, arg);
+}
+/* The same, and the winner's outbox entry written with it (ob may be NULL: none). A claim won
+ * again by its winner writes no second entry. */
+static inline int bv_store_claim_outbox(bv_store *st, const char *scope, const char *id,
+                                        bv_claim_kind kind, int64_t ttl_ms,
+                                        const bv_claim_outbox *ob, bv_store_claim_cb *cb,
+                                        void *arg)
+{
+    return st->ops->claim(st, scope, id, kind, ttl_ms, ob, cb, arg);
 }
 /* cb runs once everything added and claimed before the call is acknowledged by the store
  * (a shared store flushes now, and waits through outages), or with BV_EAGAIN at teardown. */

@@ -333,10 +333,11 @@ static int mem_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets
 }
 
 static int mem_claim(bv_store *st, const char *scope, const char *id, bv_claim_kind kind,
-                     int64_t ttl_ms, bv_store_claim_cb *cb, void *arg)
+                     int64_t ttl_ms, const bv_claim_outbox *ob, bv_store_claim_cb *cb, void *arg)
 {
     mem_store *ms = (mem_store *)st;
     (void)ttl_ms; /* one process: claims live as long as the store */
+    (void)ob;     /* and its outbox is a file */
     if (ms->closing) {
         return BV_EAGAIN;
     }

@@ -70,18 +70,31 @@ static const char SYNC_LUA[] =
     "end\n"
     "return out\n";
 
-/* KEYS: the rule's episode key. ARGV: fire|resolve, alert id, instance, ttl. See store.h. */
+/* KEYS: the rule's episode key, and with an outbox entry its outbox stream and the entry's
+ * lease key. ARGV: fire|resolve, alert id, instance, ttl; with an entry: its key, alert JSON,
+ * targets, at, deadline, retention (ms), lease owner, lease (ms). A fresh win writes the entry
+ * (XADD) and the lease with the claim; a win repeated by its claimant writes nothing. See
+ * store.h and alert/outbox_redis.h. */
 static const char CLAIM_LUA[] =
+    "local function entry()\n"
+    "  if #KEYS < 3 then return end\n"
+    "  redis.call('XADD', KEYS[2], '*', 'key', ARGV[5], 'at', ARGV[8], 'deadline', ARGV[9],\n"
+    "             'targets', ARGV[7], 'alert', ARGV[6])\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[10])\n"
+    "  redis.call('SET', KEYS[3], ARGV[11], 'PX', ARGV[12])\n"
+    "end\n"
     "local cur = redis.call('GET', KEYS[1])\n"
     "local st, who, id\n"
     "if cur then st, who, id = string.match(cur, '^(%a):([^:]*):(.*)$') end\n"
     "if ARGV[1] == 'fire' then\n"
     "  if st == 'F' then return {who == ARGV[3] and 1 or 0, id} end\n"
     "  redis.call('SET', KEYS[1], 'F:' .. ARGV[3] .. ':' .. ARGV[2], 'PX', ARGV[4])\n"
+    "  entry()\n"
     "  return {1, ARGV[2]}\n"
     "end\n"
     "if st == 'F' and id == ARGV[2] then\n"
     "  redis.call('SET', KEYS[1], 'R:' .. ARGV[3] .. ':' .. ARGV[2], 'PX', ARGV[4])\n"
+    "  entry()\n"
     "  return {1, ARGV[2]}\n"
     "end\n"
     "if st == 'R' and who == ARGV[3] and id == ARGV[2] then return {1, id} end\n"
@@ -154,6 +167,9 @@ typedef struct op {
     void *arg;
     char *scope, *id;
     bv_claim_kind claim_kind;
+    char *ob_key, *ob_alert, *ob_targets, *ob_owner; /* the outbox entry, or NULL */
+    size_t ob_alert_len;
+    int64_t ob_at, ob_deadline, ob_retention, ob_lease;
     int64_t ttl_ms;
     int on_wire;
     uint64_t gen; /* drains: rounds started before the call; done after a later one */
@@ -478,7 +494,11 @@ static void op_done(rstore *rs, op *o)
 {
     free(o->scope);
     free(o->id);
-    o->scope = o->id = NULL;
+    free(o->ob_key);
+    free(o->ob_alert);
+    free(o->ob_targets);
+    free(o->ob_owner);
+    o->scope = o->id = o->ob_key = o->ob_alert = o->ob_targets = o->ob_owner = NULL;
     o->next = rs->spare;
     rs->spare = o;
 }
@@ -530,7 +550,7 @@ static int r_read(bv_store *st, uint32_t sid, int64_t from_ms, size_t nbuckets, 
 }
 
 static int r_claim(bv_store *st, const char *scope, const char *id, bv_claim_kind kind,
-                   int64_t ttl_ms, bv_store_claim_cb *cb, void *arg)
+                   int64_t ttl_ms, const bv_claim_outbox *ob, bv_store_claim_cb *cb, void *arg)
 {
     rstore *rs = (rstore *)st;
     if (rs->closing) {
@@ -553,6 +573,24 @@ static int r_claim(bv_store *st, const char *scope, const char *id, bv_claim_kin
     if (o->scope == NULL || o->id == NULL) {
         op_done(rs, o);
         return BV_ENOMEM;
+    }
+    if (ob) {
+        o->ob_key = strdup(ob->key);
+        o->ob_alert = malloc(ob->alert_len + 1);
+        o->ob_targets = strdup(ob->targets ? ob->targets : "");
+        o->ob_owner = strdup(ob->owner ? ob->owner : rs->instance);
+        if (o->ob_key == NULL || o->ob_alert == NULL || o->ob_targets == NULL ||
+            o->ob_owner == NULL) {
+            op_done(rs, o);
+            return BV_ENOMEM;
+        }
+        memcpy(o->ob_alert, ob->alert, ob->alert_len);
+        o->ob_alert[ob->alert_len] = '\0';
+        o->ob_alert_len = ob->alert_len;
+        o->ob_at = ob->at_ms;
+        o->ob_deadline = ob->deadline_ms;
+        o->ob_retention = ob->retention_ms > 0 ? ob->retention_ms : 30LL * 86400000;
+        o->ob_lease = ob->lease_ms > 0 ? ob->lease_ms : 30000;
     }
     op **pp = &rs->claims;
     while (*pp) {
@@ -901,12 +939,26 @@ static int send_claim(rstore *rs, op *o)
     bv_redis_cmd_reset(rs->cmd);
     int rc = bv_redis_cmd_str(rs->cmd, "EVALSHA");
     rc |= bv_redis_cmd_str(rs->cmd, bv_redis_router_sha(rs->conn, SCRIPT_CLAIM));
-    rc |= bv_redis_cmd_str(rs->cmd, "1");
+    rc |= bv_redis_cmd_str(rs->cmd, o->ob_key ? "3" : "1");
     rc |= bv_redis_cmd_fmt(rs->cmd, "bv:{%s}:ep", o->scope);
+    if (o->ob_key) {
+        rc |= bv_redis_cmd_fmt(rs->cmd, "bv:{%s}:outbox", o->scope);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "bv:{%s}:lease:%s", o->scope, o->ob_key);
+    }
     rc |= bv_redis_cmd_str(rs->cmd, o->claim_kind == BV_CLAIM_FIRE ? "fire" : "resolve");
     rc |= bv_redis_cmd_str(rs->cmd, o->id);
     rc |= bv_redis_cmd_str(rs->cmd, rs->instance);
     rc |= bv_redis_cmd_fmt(rs->cmd, "%lld", (long long)o->ttl_ms);
+    if (o->ob_key) {
+        rc |= bv_redis_cmd_str(rs->cmd, o->ob_key);
+        rc |= bv_redis_cmd_arg(rs->cmd, o->ob_alert, o->ob_alert_len);
+        rc |= bv_redis_cmd_str(rs->cmd, o->ob_targets);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%lld", (long long)o->ob_at);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%lld", (long long)o->ob_deadline);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%lld", (long long)o->ob_retention);
+        rc |= bv_redis_cmd_str(rs->cmd, o->ob_owner);
+        rc |= bv_redis_cmd_fmt(rs->cmd, "%lld", (long long)o->ob_lease);
+    }
     if (rc != 0) {
         return BV_ENOMEM;
     }

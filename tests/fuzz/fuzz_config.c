@@ -1,5 +1,6 @@
 /* fuzz_config.c: libFuzzer target for the YAML config loader (lib/core/config.h), on a table
- * with every option type. Checks that a failed load leaves nothing owned and nothing leaks. */
+ * with every option type (mappings of chosen names too: GROUPS, STRING_MAP). Checks that a failed
+ * load leaves nothing owned and nothing leaks. */
 #include "core/config.h"
 
 #include <stdbool.h>
@@ -29,6 +30,8 @@ typedef struct fz_conf {
     int64_t workers;
     bv_strlist tags;
     bv_seclist sources;
+    bv_groups groups;
+    bv_strmap headers;
 } fz_conf;
 
 static const bv_option item_table[] = {
@@ -56,6 +59,8 @@ static const bv_option table[] = {
     BV_OPTION("drill", BV_OPT_BOOL, fz_conf, drill, "no", "drill"),
     BV_OPTION_RANGE("workers", BV_OPT_INT, fz_conf, workers, "1", -5, 64, "workers"),
     BV_OPTION("tags", BV_OPT_STRING_LIST, fz_conf, tags, NULL, "tags"),
+    BV_OPTION_GROUPS("groups", fz_conf, groups, item_table, fz_item, "groups"),
+    BV_OPTION("headers", BV_OPT_STRING_MAP, fz_conf, headers, NULL, "headers"),
     BV_OPTION_END,
 };
 
@@ -75,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = bv_config_load_buffer("fuzz.yaml", text, size, "/base", table, &c, &diag);
     if (rc != 0) {
         if (c.event || c.rules.v || c.state_dir || c.redis.url || c.redis.hosts.v || c.tags.v ||
-            c.sources.v || c.sources.n || c.sources.info) {
+            c.sources.v || c.sources.n || c.sources.info || c.groups.names || c.groups.lists ||
+            c.groups.line || c.groups.n || c.headers.keys || c.headers.vals || c.headers.n) {
             abort();
         }
         char out[1200];
@@ -86,6 +92,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < c.sources.n; i++) {
             if (((fz_item *)c.sources.v)[i].words.n > 0 &&
                 ((fz_item *)c.sources.v)[i].words.v == NULL) {
+                abort();
+            }
+        }
+        if (c.groups.n > BV_CONFIG_MAX_ITEMS || c.headers.n > BV_CONFIG_MAX_ITEMS) {
+            abort();
+        }
+        for (size_t i = 0; i < c.groups.n; i++) {
+            const bv_seclist *l = &c.groups.lists[i];
+            if (c.groups.names[i] == NULL || c.groups.names[i][0] == '\0' || c.groups.line[i] < 1 ||
+                (l->n > 0 && l->v == NULL) || l->n > BV_CONFIG_MAX_ITEMS) {
+                abort();
+            }
+            for (size_t k = 0; k < l->n; k++) {
+                const fz_item *it = (const fz_item *)l->v + k;
+                if (it->words.n > 0 && it->words.v == NULL) {
+                    abort();
+                }
+            }
+        }
+        for (size_t i = 0; i < c.headers.n; i++) {
+            if (c.headers.keys[i] == NULL || c.headers.keys[i][0] == '\0' ||
+                c.headers.vals[i] == NULL) {
                 abort();
             }
         }

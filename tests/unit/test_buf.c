@@ -104,9 +104,13 @@ static void test_json_str(void **state)
     json("nul\0byte", 8, "nul\\u0000byte");
     json(" ", 1, " ");
     json("/", 1, "/");
-    /* UTF-8 is kept as is, and so are bytes that are not valid UTF-8 */
+    /* UTF-8 is kept as is; each byte that is not part of a well-formed sequence becomes
+     * U+FFFD, so the output is valid JSON (a JSON parser refuses ill-formed UTF-8) */
     json("caf\xc3\xa9 \xf0\x9f\x90\xb1", 10, "caf\xc3\xa9 \xf0\x9f\x90\xb1");
-    json("\xe2\x80\x8b\xff", 4, "\xe2\x80\x8b\xff");
+    json("\xe2\x80\x8b\xff", 4, "\xe2\x80\x8b\xef\xbf\xbd");
+    json("a\xe2\x80", 3, "a\xef\xbf\xbd\xef\xbf\xbd");   /* cut short */
+    json("\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd");     /* overlong '/' */
+    json("\xed\xa0\x80", 3, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"); /* a surrogate */
     /* n is honoured: nothing past it is read */
     json("abc\"def", 3, "abc");
 

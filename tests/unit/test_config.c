@@ -578,14 +578,442 @@ static void test_help(void **state)
     free(text);
 }
 
+/* ---- mappings of chosen names: STRING_MAP and GROUPS ---- */
+
+typedef struct rc_target {
+    char *webhook;
+    bv_strmap headers_env;
+    bv_strlist email;
+    int64_t timeout;
+} rc_target;
+
+typedef struct rc_conf {
+    bv_groups recipients;
+    bv_strmap labels;
+    char *event;
+} rc_conf;
+
+static const bv_option rc_target_table[] = {
+    BV_OPTION("webhook", BV_OPT_STRING, rc_target, webhook, NULL, "URL to POST alerts to"),
+    BV_OPTION("headers_env", BV_OPT_STRING_MAP, rc_target, headers_env, NULL,
+              "headers from environment variables"),
+    BV_OPTION("email", BV_OPT_STRING_LIST, rc_target, email, NULL, "addresses"),
+    BV_OPTION("timeout", BV_OPT_DURATION, rc_target, timeout, "10s", "per request"),
+    BV_OPTION_END,
+};
+
+static const bv_option rc_table[] = {
+    BV_OPTION_GROUPS("recipients", rc_conf, recipients, rc_target_table, rc_target,
+                     "who gets alerts"),
+    BV_OPTION("labels", BV_OPT_STRING_MAP, rc_conf, labels, NULL, "extra labels"),
+    BV_OPTION("event", BV_OPT_STRING, rc_conf, event, NULL, "name of the event"),
+    BV_OPTION_END,
+};
+
+static const char rc_valid[] =
+    "recipients:\n"
+    "  police:\n"
+    "    - webhook: https://meldkamer.example/hooks/blikveld\n"
+    "      headers_env: {Authorization: POLICE_HOOK_AUTH, X-Team: TEAM_ENV}\n"
+    "    - email: [oc@politie.example]\n"
+    "  mayor:\n"
+    "    - email: kabinet@gemeente.example\n"
+    "      timeout: 30s\n"
+    "  \"comms team\": []\n"
+    "labels:\n"
+    "  team: crisis\n"
+    "  'quoted key': \"v: w\"\n"
+    "  number: 1\n"
+    "event: kd\n";
+
+static int rc_load(const char *yaml, size_t len, rc_conf *c, bv_diag *diag)
+{
+    memset(c, 0x5a, sizeof *c); /* load must not read or free what is there */
+    memset(diag, 0, sizeof *diag);
+    return bv_config_load_buffer("r.yaml", yaml, len, NULL, rc_table, c, diag);
+}
+
+static void rc_assert_owns_nothing(const rc_conf *c)
+{
+    assert_null(c->recipients.names);
+    assert_null(c->recipients.lists);
+    assert_null(c->recipients.line);
+    assert_int_equal(c->recipients.n, 0);
+    assert_null(c->labels.keys);
+    assert_null(c->labels.vals);
+    assert_int_equal(c->labels.n, 0);
+    assert_null(c->event);
+}
+
+static void rc_expect_error(const char *yaml, int rc, int line, int col, const char *want)
+{
+    rc_conf c;
+    bv_diag diag;
+    int got = rc_load(yaml, strlen(yaml), &c, &diag);
+    char text[1200];
+    bv_diag_format(&diag, text, sizeof text);
+    if (got != rc || diag.line != line || diag.col != col ||
+        strncmp(diag.msg, want, strlen(want)) != 0) {
+        bv_config_free(rc_table, &c); /* a load that wrongly succeeded leaks nothing either */
+        fail_msg("input %s\n  got rc %d: %s\n  want rc %d at %d:%d: %s", yaml, got, text, rc, line,
+                 col, want);
+    }
+    assert_string_equal(diag.file, "r.yaml");
+    rc_assert_owns_nothing(&c);
+    bv_config_free(rc_table, &c);
+}
+
+static void test_groups_valid(void **state)
+{
+    (void)state;
+    rc_conf c;
+    bv_diag diag;
+    assert_int_equal(rc_load(rc_valid, strlen(rc_valid), &c, &diag), 0);
+    const bv_groups *g = &c.recipients;
+    assert_int_equal(g->n, 3);
+    assert_string_equal(g->names[0], "police");
+    assert_string_equal(g->names[1], "mayor");
+    assert_string_equal(g->names[2], "comms team");
+    assert_int_equal(g->line[0], 2);
+    assert_int_equal(g->line[1], 6);
+    assert_int_equal(g->line[2], 9);
+
+    const bv_seclist *police = &g->lists[0];
+    assert_int_equal(police->n, 2);
+    const rc_target *t = police->v;
+    assert_string_equal(t[0].webhook, "https://meldkamer.example/hooks/blikveld");
+    assert_int_equal(t[0].headers_env.n, 2);
+    assert_string_equal(t[0].headers_env.keys[0], "Authorization");
+    assert_string_equal(t[0].headers_env.vals[0], "POLICE_HOOK_AUTH");
+    assert_string_equal(t[0].headers_env.keys[1], "X-Team");
+    assert_string_equal(t[0].headers_env.vals[1], "TEAM_ENV");
+    assert_int_equal(t[0].email.n, 0);
+    assert_int_equal(t[0].timeout, 10000); /* the default */
+    assert_int_equal(police->info[0].line, 3);
+    assert_int_equal(police->info[0].col, 7);
+    assert_int_equal(police->info[0].given, 0x3); /* webhook, headers_env */
+    assert_null(t[1].webhook);
+    assert_int_equal(t[1].headers_env.n, 0);
+    assert_null(t[1].headers_env.keys);
+    assert_int_equal(t[1].email.n, 1);
+    assert_string_equal(t[1].email.v[0], "oc@politie.example");
+    assert_int_equal(police->info[1].line, 5);
+    assert_int_equal(police->info[1].given, 0x4);
+
+    const bv_seclist *mayor = &g->lists[1];
+    assert_int_equal(mayor->n, 1);
+    t = mayor->v;
+    assert_int_equal(t[0].email.n, 1);
+    assert_string_equal(t[0].email.v[0], "kabinet@gemeente.example");
+    assert_int_equal(t[0].timeout, 30000);
+    assert_int_equal(mayor->info[0].given, 0xc);
+    assert_int_equal(g->lists[2].n, 0); /* a group may be empty */
+
+    assert_int_equal(c.labels.n, 3);
+    assert_string_equal(c.labels.keys[0], "team");
+    assert_string_equal(c.labels.vals[0], "crisis");
+    assert_string_equal(c.labels.keys[1], "quoted key");
+    assert_string_equal(c.labels.vals[1], "v: w");
+    assert_string_equal(c.labels.keys[2], "number");
+    assert_string_equal(c.labels.vals[2], "1"); /* a scalar is a string */
+    assert_string_equal(c.event, "kd");
+    bv_config_free(rc_table, &c);
+    rc_assert_owns_nothing(&c);
+    bv_config_free(rc_table, &c); /* twice is fine */
+
+    /* flow style; absent and empty mappings */
+    const char *flow = "recipients: {a: [{webhook: x}], b: [{webhook: y}, {webhook: z}]}\n";
+    assert_int_equal(rc_load(flow, strlen(flow), &c, &diag), 0);
+    assert_int_equal(c.recipients.n, 2);
+    assert_int_equal(c.recipients.lists[1].n, 2);
+    assert_string_equal(((rc_target *)c.recipients.lists[1].v)[1].webhook, "z");
+    assert_int_equal(c.labels.n, 0);
+    bv_config_free(rc_table, &c);
+    static const char *const empty[] = {"", "event: e\n", "recipients: {}\nlabels: {}\n"};
+    for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+        assert_int_equal(rc_load(empty[i], strlen(empty[i]), &c, &diag), 0);
+        assert_int_equal(c.recipients.n, 0);
+        assert_null(c.recipients.names);
+        assert_int_equal(c.labels.n, 0);
+        assert_null(c.labels.keys);
+        bv_config_free(rc_table, &c);
+    }
+}
+
+static void test_groups_errors(void **state)
+{
+    (void)state;
+    /* the wrong kind of node where a mapping of names is wanted */
+    rc_expect_error("recipients: [a]\n", BV_EINVAL, 1, 13,
+                    "'recipients' must be a mapping of names to lists of mappings, not a list");
+    rc_expect_error("recipients: police\n", BV_EINVAL, 1, 13,
+                    "'recipients' must be a mapping of names to lists of mappings, not a single "
+                    "value");
+    rc_expect_error("recipients:\nevent: x\n", BV_EINVAL, 1, 12,
+                    "'recipients' must be a mapping of names to lists of mappings, not a missing "
+                    "value");
+    rc_expect_error("labels: [a]\n", BV_EINVAL, 1, 9,
+                    "'labels' must be a mapping of names to strings, not a list");
+    rc_expect_error("labels: x\n", BV_EINVAL, 1, 9,
+                    "'labels' must be a mapping of names to strings, not a single value");
+    rc_expect_error("labels: ~\n", BV_EINVAL, 1, 9,
+                    "'labels' must be a mapping of names to strings, not a missing value");
+    /* a group that is not a list of mappings */
+    rc_expect_error("recipients:\n  police: {webhook: x}\n", BV_EINVAL, 2, 11,
+                    "'recipients.police' must be a list of mappings, not a mapping");
+    rc_expect_error("recipients:\n  police: x\n", BV_EINVAL, 2, 11,
+                    "'recipients.police' must be a list of mappings, not a single value");
+    rc_expect_error("recipients:\n  police:\n  mayor: []\n", BV_EINVAL, 2, 10,
+                    "'recipients.police' must be a list of mappings, not a missing value");
+    rc_expect_error("recipients:\n  police:\n    - x\n", BV_EINVAL, 3, 7,
+                    "items of 'recipients.police' must be mappings of options, not a single value");
+    rc_expect_error("recipients:\n  police:\n    - [webhook]\n", BV_EINVAL, 3, 7,
+                    "items of 'recipients.police' must be mappings of options, not a list");
+    /* what an item holds is checked against its table, with the item's path */
+    rc_expect_error("recipients:\n  police:\n    - {webhook: a}\n    - {webhook: b, port: 1}\n",
+                    BV_EINVAL, 4, 20,
+                    "unknown key 'port' in 'recipients.police[1]' (known: webhook, headers_env, "
+                    "email, timeout)");
+    rc_expect_error("recipients:\n  police:\n    - webhook: a\n      webhook: b\n", BV_EINVAL, 4, 7,
+                    "duplicate key 'recipients.police[0].webhook' (first given on line 3)");
+    rc_expect_error("recipients:\n  p:\n    - timeout: soon\n", BV_EINVAL, 3, 16,
+                    "'recipients.p[0].timeout' must be a duration");
+    rc_expect_error("recipients:\n  p:\n    - headers_env: X\n", BV_EINVAL, 3, 20,
+                    "'recipients.p[0].headers_env' must be a mapping of names to strings, not a "
+                    "single value");
+    rc_expect_error("recipients:\n  p:\n    - headers_env: {A: 1, A: 2}\n", BV_EINVAL, 3, 27,
+                    "duplicate key 'A' in 'recipients.p[0].headers_env'");
+    rc_expect_error("recipients:\n  p:\n    - headers_env: {A: [x]}\n", BV_EINVAL, 3, 24,
+                    "'recipients.p[0].headers_env.A' must be a string, not a list");
+    /* names: not repeated, not empty, not a list, no NUL */
+    rc_expect_error("recipients:\n  police: []\n  mayor: []\n  police: []\n", BV_EINVAL, 4, 3,
+                    "duplicate key 'police' in 'recipients'");
+    rc_expect_error("labels: {a: x, b: y, a: z}\n", BV_EINVAL, 1, 22,
+                    "duplicate key 'a' in 'labels'");
+    rc_expect_error("recipients: {~: []}\n", BV_EINVAL, 1, 14,
+                    "keys of 'recipients' must be names, not a missing value");
+    rc_expect_error("labels:\n  ? \n  : x\n", BV_EINVAL, 2, 4,
+                    "keys of 'labels' must be names, not a missing value");
+    rc_expect_error("recipients: {[a]: []}\n", BV_EINVAL, 1, 14,
+                    "keys of 'recipients' must be names, not a list");
+    rc_expect_error("labels: {{a: b}: c}\n", BV_EINVAL, 1, 10,
+                    "keys of 'labels' must be names, not a mapping");
+    rc_expect_error("labels: {\"a\\0b\": c}\n", BV_EINVAL, 1, 10,
+                    "keys of 'labels' must be names, not 'a?b'");
+    /* values: a string, not nothing */
+    rc_expect_error("labels: {a: }\n", BV_EINVAL, 1, 13,
+                    "'labels.a' must be a string, not a missing value");
+    rc_expect_error("labels:\n  a: ~\n", BV_EINVAL, 2, 6,
+                    "'labels.a' must be a string, not a missing value");
+    rc_expect_error("labels:\n  a: {b: c}\n", BV_EINVAL, 2, 6,
+                    "'labels.a' must be a string, not a mapping");
+    /* anchors and aliases, and syntax errors inside */
+    rc_expect_error("recipients:\n  police: &p []\n", BV_EINVAL, 2, 11,
+                    "anchors and aliases (&p) are not supported");
+    rc_expect_error("labels: {a: *x}\n", BV_EINVAL, 1, 13,
+                    "anchors and aliases (*x) are not supported");
+    rc_expect_error("recipients:\n  police: [{webhook: x}\n", BV_EINVAL, 3, 1,
+                    "while parsing a flow sequence");
+    /* the message as printed: file:line:col first */
+    {
+        const char *y = "recipients:\n  police: []\n  police: []\n";
+        rc_conf c;
+        bv_diag diag;
+        assert_int_equal(rc_load(y, strlen(y), &c, &diag), BV_EINVAL);
+        char text[1200];
+        bv_diag_format(&diag, text, sizeof text);
+        assert_string_equal(text, "r.yaml:3:3: duplicate key 'police' in 'recipients'");
+        bv_config_free(rc_table, &c);
+    }
+    /* the whole key is given twice */
+    rc_expect_error("labels: {a: b}\nlabels: {c: d}\n", BV_EINVAL, 2, 1,
+                    "duplicate key 'labels' (first given on line 1)");
+}
+
+/* An empty name written with quotes is still no name for a group or a header. */
+static void test_groups_empty_quoted_name(void **state)
+{
+    (void)state;
+    rc_expect_error("recipients: {\"\": []}\n", BV_EINVAL, 1, 14,
+                    "keys of 'recipients' must be names");
+    rc_expect_error("labels: {'': x}\n", BV_EINVAL, 1, 10, "keys of 'labels' must be names");
+}
+
+static void test_groups_limits(void **state)
+{
+    (void)state;
+    rc_conf c;
+    bv_diag diag;
+    bv_buf b = BV_BUF_INIT;
+    /* BV_CONFIG_MAX_ITEMS names, each with an item: fine; one more is not */
+    bv_buf_puts(&b, "recipients:\n");
+    for (int i = 0; i <= BV_CONFIG_MAX_ITEMS; i++) {
+        bv_buf_printf(&b, "  g%d: [{webhook: w%d, headers_env: {A: B}}]\n", i, i);
+    }
+    size_t last = strlen("  g256: [{webhook: w256, headers_env: {A: B}}]\n");
+    assert_int_equal(rc_load(b.p, b.len - last, &c, &diag), 0);
+    assert_int_equal(c.recipients.n, BV_CONFIG_MAX_ITEMS);
+    assert_string_equal(c.recipients.names[255], "g255");
+    assert_string_equal(((rc_target *)c.recipients.lists[255].v)[0].webhook, "w255");
+    assert_int_equal(c.recipients.line[255], 257);
+    bv_config_free(rc_table, &c);
+    rc_assert_owns_nothing(&c);
+    assert_int_equal(rc_load(b.p, b.len, &c, &diag), BV_ELIMIT);
+    assert_int_equal(diag.line, 2 + BV_CONFIG_MAX_ITEMS);
+    assert_int_equal(diag.col, 3);
+    assert_non_null(strstr(diag.msg, "'recipients' has more than 256 keys"));
+    rc_assert_owns_nothing(&c);
+
+    /* the same for the keys of a string map */
+    bv_buf_reset(&b);
+    bv_buf_puts(&b, "labels:\n");
+    for (int i = 0; i <= BV_CONFIG_MAX_ITEMS; i++) {
+        bv_buf_printf(&b, "  k%d: v%d\n", i, i);
+    }
+    last = strlen("  k256: v256\n");
+    assert_int_equal(rc_load(b.p, b.len - last, &c, &diag), 0);
+    assert_int_equal(c.labels.n, BV_CONFIG_MAX_ITEMS);
+    assert_string_equal(c.labels.vals[255], "v255");
+    bv_config_free(rc_table, &c);
+    assert_int_equal(rc_load(b.p, b.len, &c, &diag), BV_ELIMIT);
+    assert_int_equal(diag.line, 2 + BV_CONFIG_MAX_ITEMS);
+    assert_non_null(strstr(diag.msg, "'labels' has more than 256 keys"));
+    rc_assert_owns_nothing(&c);
+
+    /* and for the items of one group */
+    bv_buf_reset(&b);
+    bv_buf_puts(&b, "recipients:\n  police:\n");
+    for (int i = 0; i <= BV_CONFIG_MAX_ITEMS; i++) {
+        bv_buf_printf(&b, "    - {webhook: w%d}\n", i);
+    }
+    assert_int_equal(rc_load(b.p, b.len, &c, &diag), BV_ELIMIT);
+    assert_int_equal(diag.line, 3 + BV_CONFIG_MAX_ITEMS);
+    assert_non_null(strstr(diag.msg, "'recipients.police' has more than 256 items"));
+    rc_assert_owns_nothing(&c);
+
+    /* a long name is cut in messages, not in the value */
+    bv_buf_reset(&b);
+    bv_buf_puts(&b, "recipients:\n  ");
+    for (int i = 0; i < 300; i++) {
+        bv_buf_putc(&b, 'n');
+    }
+    bv_buf_puts(&b, ":\n    - {webhook: x, bad: 1}\n");
+    assert_int_equal(rc_load(b.p, b.len, &c, &diag), BV_EINVAL);
+    assert_non_null(strstr(diag.msg, "unknown key 'bad' in 'recipients.nnnn"));
+    rc_assert_owns_nothing(&c);
+    bv_buf_reset(&b);
+    bv_buf_puts(&b, "labels:\n  ");
+    for (int i = 0; i < 300; i++) {
+        bv_buf_putc(&b, 'n');
+    }
+    bv_buf_puts(&b, ": x\n");
+    assert_int_equal(rc_load(b.p, b.len, &c, &diag), 0);
+    assert_int_equal(strlen(c.labels.keys[0]), 300);
+    bv_config_free(rc_table, &c);
+    bv_buf_free(&b);
+}
+
+/* Every prefix, and random mutations: a clean answer, nothing owned after a failure (ASan checks
+ * that bv_config_free releases everything after a success). */
+static void test_groups_prefix_garbage(void **state)
+{
+    (void)state;
+    size_t len = strlen(rc_valid);
+    size_t ok = 0;
+    for (size_t n = 0; n <= len; n++) {
+        char *copy = malloc(n ? n : 1);
+        assert_non_null(copy);
+        memcpy(copy, rc_valid, n);
+        rc_conf c;
+        bv_diag diag;
+        int rc = rc_load(copy, n, &c, &diag);
+        if (rc == 0) {
+            ok++;
+        } else {
+            assert_int_equal(rc, BV_EINVAL);
+            assert_true(diag.line >= 1);
+            assert_true(diag.col >= 1);
+            rc_assert_owns_nothing(&c);
+        }
+        bv_config_free(rc_table, &c);
+        free(copy);
+    }
+    assert_true(ok > 10);
+    static const char alphabet[] = "ab: -[]{},&*!|>'\"#\n\t ?~\\0\x01\xff";
+    char buf[sizeof rc_valid];
+    for (int round = 0; round < 3000; round++) {
+        memcpy(buf, rc_valid, len);
+        for (int k = 0; k < 1 + round % 4; k++) {
+            buf[rnd() % len] = alphabet[rnd() % (sizeof alphabet - 1)];
+        }
+        rc_conf c;
+        bv_diag diag;
+        int rc = rc_load(buf, len, &c, &diag);
+        if (rc != 0) {
+            assert_true(rc == BV_EINVAL || rc == BV_ELIMIT);
+            rc_assert_owns_nothing(&c);
+        } else {
+            for (size_t i = 0; i < c.recipients.n; i++) {
+                assert_non_null(c.recipients.names[i]);
+                assert_true(c.recipients.lists[i].n == 0 || c.recipients.lists[i].v != NULL);
+            }
+            for (size_t i = 0; i < c.labels.n; i++) {
+                assert_non_null(c.labels.keys[i]);
+                assert_non_null(c.labels.vals[i]);
+            }
+        }
+        bv_config_free(rc_table, &c);
+    }
+}
+
+static void test_groups_help(void **state)
+{
+    (void)state;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    bv_config_help(rc_table, f);
+    fclose(f);
+    /* the widest key sets the column: recipients.NAME[].headers_env */
+    static const char *const want[][2] = {
+        {"recipients", "(mapping of names to lists of sections)  who gets alerts"},
+        {"recipients.NAME[].webhook", "(string)  URL to POST alerts to"},
+        {"recipients.NAME[].headers_env",
+         "(mapping of names to strings)  headers from environment variables"},
+        {"recipients.NAME[].email", "(list of strings)  addresses"},
+        {"recipients.NAME[].timeout", "(duration, default 10s)  per request"},
+        {"labels", "(mapping of names to strings)  extra labels"},
+        {"event", "(string)  name of the event"},
+    };
+    bv_buf all = BV_BUF_INIT;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        bv_buf_printf(&all, "  %-29s  %s\n", want[i][0], want[i][1]);
+    }
+    assert_string_equal(text, all.p);
+    bv_buf_free(&all);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid),          cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_relative_paths), cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_bad_default),    cmocka_unit_test(test_every_prefix),
-        cmocka_unit_test(test_garbage),        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_load_file),      cmocka_unit_test(test_help),
+        cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_bad_default),
+        cmocka_unit_test(test_every_prefix),
+        cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_load_file),
+        cmocka_unit_test(test_help),
+        cmocka_unit_test(test_groups_valid),
+        cmocka_unit_test(test_groups_errors),
+        cmocka_unit_test(test_groups_empty_quoted_name),
+        cmocka_unit_test(test_groups_limits),
+        cmocka_unit_test(test_groups_prefix_garbage),
+        cmocka_unit_test(test_groups_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
