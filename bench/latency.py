@@ -192,6 +192,7 @@ class Bench:
         self.dups = 0
         self.bad = []               # unexpected webhook bodies or paths
         self.requests = 0
+        self.hook_conns = 0         # connections blikveld opened to the receiver
         self.chatter = 0
         self.all_in = asyncio.Event()
 
@@ -231,6 +232,7 @@ class Bench:
 
     # ---- the webhook receiver ----
     async def on_hook(self, reader, writer):
+        self.hook_conns += 1
         try:
             while True:
                 try:
@@ -433,7 +435,7 @@ async def one_pass(args, parent):
             await asyncio.wait_for(asyncio.shield(waiter), STOP_S)
         except asyncio.TimeoutError:
             proc.kill()
-            await waiter
+            await asyncio.wait([waiter], timeout=STOP_S)
             res["stop"] = "did not exit within %.0f s of SIGTERM: killed" % STOP_S
         else:
             if proc.returncode != 0:
@@ -444,14 +446,15 @@ async def one_pass(args, parent):
         res.update(n=n, sent=len(b.sent), received=len(b.hook), lat=lat, printed=pr,
                    first=(b.hook[0] - b.sent[0]) * 1000 if 0 in b.hook else None,
                    dups=b.dups, bad=b.bad[:5], nbad=len(b.bad), buffered=b.buffered,
-                   connections=b.connections, chatter=b.chatter, requests=b.requests)
+                   connections=b.connections, chatter=b.chatter, requests=b.requests,
+                   hook_conns=b.hook_conns)
         return res
     finally:
         for t in tasks:
             t.cancel()
         if proc is not None and proc.returncode is None:
             proc.kill()
-            await proc.wait()
+            await asyncio.wait([asyncio.ensure_future(proc.wait())], timeout=STOP_S)
         if "error" in res or "stop" in res:
             try:
                 with open(os.path.join(d, "stderr"), "rb") as f:
@@ -465,8 +468,8 @@ async def one_pass(args, parent):
 
 def row(label, xs):
     if not xs:
-        return "| %-44s | %7s | %7s | %7s | %7s |" % (label, "-", "-", "-", "-")
-    return "| %-44s | %7.1f | %7.1f | %7.1f | %7.1f |" % (
+        return "| %-46s | %7s | %7s | %7s | %7s |" % (label, "-", "-", "-", "-")
+    return "| %-46s | %7.1f | %7.1f | %7.1f | %7.1f |" % (
         label, pct(xs, 50), pct(xs, 90), pct(xs, 99), xs[-1])
 
 
@@ -501,9 +504,9 @@ def main():
     print("(h) alert latency, live, loopback: %d rules, one webhook group each; chatter %g "
           "posts/s; triggers %g-%g ms apart; blikveld on core 0, stream and receiver on core 1"
           % (args.rules, args.rate, args.gap[0], args.gap[1]))
-    print("| %-44s | %7s | %7s | %7s | %7s |" % ("stage", "p50 ms", "p90 ms", "p99 ms",
+    print("| %-46s | %7s | %7s | %7s | %7s |" % ("stage", "p50 ms", "p90 ms", "p99 ms",
                                                    "max ms"))
-    print("|%s|---------|---------|---------|---------|" % ("-" * 46))
+    print("|%s|---------|---------|---------|---------|" % ("-" * 48))
     for r in results:
         where = "%s %s" % (r["dir"], r["fs"])
         print(row("(h) post -> webhook, state_dir %s" % where, r["lat"]))
@@ -514,9 +517,9 @@ def main():
         where = "%s (%s)" % (r["dir"], r["fs"])
         first = "%.1f ms" % r["first"] if r["first"] is not None else "none"
         print("  state_dir under %s: %d/%d alerts received, first trigger's %s, %d chatter "
-              "posts, %d webhook requests, %d stream connection(s)"
+              "posts, %d webhook requests on %d connection(s), %d stream connection(s)"
               % (where, r["received"], r["sent"], first, r["chatter"], r["requests"],
-                 r["connections"]))
+                 r["hook_conns"], r["connections"]))
         if r["received"] < r["sent"]:
             print("  LOST: %d alerts never reached the webhook (waited %.0f s after the last "
                   "trigger)" % (r["sent"] - r["received"], GRACE_S))

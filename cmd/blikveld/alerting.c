@@ -4,16 +4,22 @@
  * and outbox --flush. No logic of its own. */
 #include "alert/audit.h"
 #include "alert/render.h"
+#include "alert/shared.h"
 #include "cmd.h"
 #include "core/diag.h"
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
 
+#include <event2/event.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 const bv_option bv_cmd_retention_table[] = {
     BV_OPTION_RANGE("outbox", BV_OPT_DURATION, bv_cmd_retention_conf, outbox_ms, "30d", 0,
@@ -62,6 +68,11 @@ const bv_option bv_cmd_delivery_table[] = {
                     86400000, "the longest wait between retries"),
     BV_OPTION_RANGE("drain", BV_OPT_DURATION, bv_cmd_delivery_conf, drain_ms, "10s", 0, 3600000,
                     "at a stop, wait this long for deliveries in flight (the rest stays pending)"),
+    BV_OPTION_RANGE("lease", BV_OPT_DURATION, bv_cmd_delivery_conf, lease_ms, "30s", 100, 3600000,
+                    "with Redis: a process that stops renewing its deliveries' leases this long "
+                    "is taken to be gone, and another takes them over"),
+    BV_OPTION_RANGE("scan", BV_OPT_DURATION, bv_cmd_delivery_conf, scan_ms, "10s", 100, 3600000,
+                    "with Redis: how often the outbox there is looked through for them"),
     BV_OPTION("ca_file", BV_OPT_PATH, bv_cmd_delivery_conf, ca_file, NULL,
               "trust these CAs for HTTPS and SMTP (default: the system's)"),
     BV_OPTION_END,
@@ -188,6 +199,71 @@ int bv_cmd_alerting_wanted(const bv_cmd_alerting_conf *c)
     return c->recipients.n > 0 || c->alertmanager != NULL;
 }
 
+/* This process's name as lease holder: STATE_DIR/instance.id, made once (16 random bytes in
+ * hex), so a restarted process takes its own leases back at once. */
+static int load_owner(const char *state_dir, char out[40], char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/instance.id", state_dir);
+    char *text = NULL;
+    size_t len = 0;
+    int ferr = 0;
+    if (bv_file_read(path, 64, &text, &len, &ferr) == BV_OK && len >= 32) {
+        snprintf(out, 40, "%.32s", text);
+        free(text);
+        return 0;
+    }
+    free(text);
+    unsigned char r[16];
+    if (RAND_bytes(r, sizeof r) != 1) {
+        snprintf(err, errlen, "no randomness for %.900s", path);
+        return -1;
+    }
+    for (int i = 0; i < 16; i++) {
+        snprintf(out + 2 * i, 3, "%02x", r[i]);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, out, 32) != 32) {
+        snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+static int control_known(void *arg)
+{
+    bv_shared_stats st;
+    bv_shared_stats_get(arg, &st);
+    return st.control_reads > 0;
+}
+
+void bv_cmd_alerting_ready(bv_cmd_alerting *al, struct event_base *base, const char *cmd)
+{
+    if (al->redis == NULL) {
+        return; /* the state dir's acks and silences were read when it opened */
+    }
+    if (bv_cmd_wait(base, control_known, al->redis, 5000) != 0) {
+        bv_log(BV_LOG_WARN, cmd,
+               "redis did not answer within 5s: acks and silences kept there are read once it "
+               "does");
+    }
+}
+
+size_t bv_cmd_alerting_pending(const bv_cmd_alerting *al)
+{
+    return (al->dispatch ? bv_dispatch_pending(al->dispatch) : 0) +
+           (al->redis ? bv_shared_pending(al->redis) : 0);
+}
+
+bv_book_outbox_cb *bv_cmd_alerting_book_cb(const bv_cmd_alerting *al)
+{
+    return al->redis ? bv_dispatch_prepare : NULL;
+}
+
 int bv_cmd_alerting_open(bv_cmd_alerting *al, const bv_cmd_alerting_open_args *a)
 {
     const bv_cmd_alerting_conf *c = a->conf;
@@ -212,6 +288,17 @@ int bv_cmd_alerting_open(bv_cmd_alerting *al, const bv_cmd_alerting_open_args *a
         al->busy = rc == BV_EAGAIN;
         fprintf(stderr, "blikveld %s: outbox: %s\n", a->cmd, err);
         return 1;
+    }
+    if (a->redis) {
+        /* the spool stays open for its lock (one process per state dir and event); the
+         * outbox itself is in Redis, indexed here in memory */
+        al->spool = al->outbox;
+        al->outbox = bv_outbox_new_memory();
+        if (al->outbox == NULL || load_owner(a->state_dir, al->owner, err, sizeof err) != 0) {
+            fprintf(stderr, "blikveld %s: outbox: %s\n", a->cmd,
+                    al->outbox ? err : "out of memory");
+            return 1;
+        }
     }
     bv_outbox_stats os;
     bv_outbox_stats_get(al->outbox, &os);
@@ -262,10 +349,50 @@ int bv_cmd_alerting_open(bv_cmd_alerting *al, const bv_cmd_alerting_open_args *a
         .watchdog_notify = (const char *const *)c->watchdog.notify.v,
         .nwatchdog_notify = c->watchdog.notify.n,
     };
+    if (a->redis) {
+        size_t nr = a->rs ? bv_rules_count(a->rs) : 0;
+        const char **rules = calloc(nr ? nr : 1, sizeof *rules);
+        if (rules == NULL) {
+            return 1;
+        }
+        for (size_t i = 0; i < nr; i++) {
+            rules[i] = bv_rules_get(a->rs, i)->id;
+        }
+        bv_shared_opts ro = {
+            .addr = a->redis,
+            .password = a->redis_password,
+            .ns = a->ns,
+            .rules = rules,
+            .nrules = nr,
+            .owner = al->owner,
+            .lease_ms = c->delivery.lease_ms,
+            .scan_ms = c->delivery.scan_ms,
+            .retention_ms = c->retention.outbox_ms,
+            .event = a->event,
+            .control = al->control,
+            .audit_retention_ms = c->retention.audit_ms,
+        };
+        al->redis = bv_shared_new(a->base, &ro, bv_dispatch_found, NULL, err, sizeof err);
+        free(rules);
+        if (al->redis == NULL) {
+            fprintf(stderr, "blikveld %s: outbox in redis: %s\n", a->cmd, err);
+            return 1;
+        }
+        if (c->retention.audit_ms > 0) {
+            bv_shared_audit_trim(al->redis, now - c->retention.audit_ms);
+        }
+        dopts.shared = al->redis;
+        dopts.owner = al->owner;
+        dopts.lease_ms = c->delivery.lease_ms;
+        dopts.retention_ms = c->retention.outbox_ms;
+    }
     al->dispatch = bv_dispatch_new(a->base, bv_clock_system(), &dopts);
     if (al->dispatch == NULL) {
         fprintf(stderr, "blikveld %s: out of memory\n", a->cmd);
         return 1;
+    }
+    if (al->redis) {
+        bv_shared_set_arg(al->redis, al->dispatch);
     }
     for (size_t i = 0; i < c->recipients.n; i++) {
         for (size_t k = 0; k < c->recipients.lists[i].n; k++) {
@@ -321,12 +448,25 @@ void bv_cmd_alerting_print(const bv_cmd_alerting *al)
         }
         fputc('\n', stderr);
     }
-    fprintf(stderr, "    outbox        %s\n", bv_outbox_path(al->outbox));
+    if (al->redis) {
+        bv_shared_stats rs;
+        bv_shared_stats_get(al->redis, &rs);
+        fprintf(stderr,
+                "    outbox        redis (%s): %llu writes, %llu waiting, %llu entries taken over "
+                "from other processes, %zu leases held\n",
+                rs.state, (unsigned long long)rs.writes,
+                (unsigned long long)bv_shared_pending(al->redis), (unsigned long long)rs.found,
+                rs.held);
+    } else {
+        fprintf(stderr, "    outbox        %s\n", bv_outbox_path(al->outbox));
+    }
 }
 
 void bv_cmd_alerting_close(bv_cmd_alerting *al)
 {
     bv_dispatch_free(al->dispatch);
+    bv_shared_free(al->redis); /* after the dispatcher: it calls in while it goes */
+    bv_outbox_close(al->spool);
     bv_control_free(al->control);
     bv_outbox_close(al->outbox);
     free(al->esc);
@@ -348,7 +488,8 @@ const bv_option bv_cmd_admin_table[] = {
     BV_OPTION_IGNORE("lateness", "read by run and replay"),
     BV_OPTION_IGNORE("max_queue", "read by run"),
     BV_OPTION_IGNORE("places", "read by run, replay and check"),
-    BV_OPTION_IGNORE("redis", "read by run and replay"),
+    BV_OPTION_SECTION("redis", bv_cmd_admin_conf, redis, bv_cmd_redis_table,
+                      "with Redis, the outbox, acks and silences are kept there"),
     BV_OPTION_IGNORE("record", "read by run"),
     BV_OPTION_IGNORE("sources", "read by run"),
     BV_CMD_ALERTING_OPTIONS(bv_cmd_admin_conf, alerting),
@@ -398,8 +539,111 @@ int bv_cmd_admin_load(bv_cmd_admin *ad, const char *cmd, const char *config, con
     return 0;
 }
 
+int bv_cmd_admin_redis(bv_cmd_admin *ad, const char *cmd)
+{
+    char err[1024];
+    bv_diag diag;
+    const char *url = ad->conf.redis.url;
+    if (url == NULL) {
+        return 0;
+    }
+    if (bv_redis_url_parse(url, strlen(url), &ad->raddr, err, sizeof err) != 0) {
+        fprintf(stderr, "blikveld %s: redis: %s\n", cmd, err);
+        return 1;
+    }
+    ad->redis = 1;
+    if (ad->conf.redis.password_env) {
+        ad->password = getenv(ad->conf.redis.password_env);
+        if (ad->password == NULL) {
+            fprintf(stderr, "blikveld %s: redis.password_env names %s, which is not set\n", cmd,
+                    ad->conf.redis.password_env);
+            return 1;
+        }
+    }
+    if (ad->conf.rules.n == 0) {
+        fprintf(stderr,
+                "blikveld %s: the config has no rules: (the outbox in Redis is kept per "
+                "rule)\n",
+                cmd);
+        return 1;
+    }
+    if (bv_rules_load(&ad->rs, (const char *const *)ad->conf.rules.v, ad->conf.rules.n, &diag) !=
+        0) {
+        fprintf(stderr, "%s\n", bv_diag_format(&diag, err, sizeof err));
+        return 1;
+    }
+    return 0;
+}
+
+static void on_wait_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg; /* wakes the loop to look at the condition again */
+}
+
+int bv_cmd_wait(struct event_base *base, int (*done)(void *arg), void *arg, int64_t ms)
+{
+    struct event *tick = evtimer_new(base, on_wait_tick, NULL);
+    int64_t t0 = bv_mono_ms(bv_clock_system());
+    int ok = 0;
+    while (tick) {
+        if (done(arg)) {
+            ok = 1;
+            break;
+        }
+        if (bv_mono_ms(bv_clock_system()) - t0 > ms) {
+            break;
+        }
+        struct timeval tv = {0, 50000};
+        evtimer_add(tick, &tv);
+        if (event_base_loop(base, EVLOOP_ONCE) < 0) {
+            break;
+        }
+    }
+    if (tick) {
+        event_free(tick);
+    }
+    return ok ? 0 : -1;
+}
+
+bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
+                               bv_outbox_found_cb *found, void *arg, const char *cmd)
+{
+    size_t nr = ad->rs ? bv_rules_count(ad->rs) : 0;
+    const char **rules = calloc(nr ? nr : 1, sizeof *rules);
+    if (rules == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        rules[i] = bv_rules_get(ad->rs, i)->id;
+    }
+    bv_shared_opts so = {
+        .addr = &ad->raddr,
+        .password = ad->password,
+        .ns = ns,
+        .rules = rules,
+        .nrules = found ? nr : 0,
+        .owner = "cli",
+        .list_only = 1,
+        .event = ad->event,
+        .audit_retention_ms = ad->conf.alerting.retention.audit_ms,
+    };
+    char err[1024];
+    bv_shared *r = bv_shared_new(base, &so, found, arg, err, sizeof err);
+    free(rules);
+    if (r == NULL) {
+        fprintf(stderr, "blikveld %s: redis: %s\n", cmd, err);
+    }
+    return r;
+}
+
 void bv_cmd_admin_free(bv_cmd_admin *ad)
 {
+    bv_rules_free(ad->rs);
+    if (ad->redis) {
+        bv_redis_addr_free(&ad->raddr);
+    }
     bv_config_free(bv_cmd_admin_table, &ad->conf);
     free(ad->event);
     free(ad->state_dir);

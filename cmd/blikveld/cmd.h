@@ -5,6 +5,7 @@
 
 #include "alert/book.h"
 #include "alert/dispatch.h"
+#include "alert/shared.h"
 #include "alert/sink.h"
 #include "core/config.h"
 #include "engine/pipeline.h"
@@ -61,7 +62,7 @@ typedef struct bv_cmd_watchdog_conf {
     bv_strlist notify;
 } bv_cmd_watchdog_conf;
 typedef struct bv_cmd_delivery_conf {
-    int64_t deadline_ms, timeout_ms, retry_min_ms, retry_max_ms, drain_ms;
+    int64_t deadline_ms, timeout_ms, retry_min_ms, retry_max_ms, drain_ms, lease_ms, scan_ms;
     char *ca_file;
 } bv_cmd_delivery_conf;
 typedef struct bv_cmd_alerting_conf {
@@ -120,6 +121,9 @@ typedef struct bv_cmd_alerting {
     size_t nesc;
     char *out_dir, *audit_dir, *control_dir;
     int busy; /* open failed: another process holds the outbox */
+    bv_outbox *spool;              /* with Redis: the state dir's spool, held for its lock */
+    bv_shared *redis;              /* with Redis: the outbox there */
+    char owner[40];                /* this process as lease holder (kept in the state dir) */
 } bv_cmd_alerting;
 typedef struct bv_cmd_alerting_open_args {
     const char *cmd, *config; /* for messages */
@@ -129,9 +133,21 @@ typedef struct bv_cmd_alerting_open_args {
     struct bv_curl_loop *curl;
     int drill;      /* a drill replay: no watchdog, no escalation */
     int flush_only; /* outbox --flush: no watchdog, no escalation */
+    /* a shared Redis store: the outbox goes there (NULL: the spool file) */
+    const bv_redis_addr *redis;
+    const char *redis_password;
+    const bv_ruleset *rs; /* its rules name the outbox's keys */
 } bv_cmd_alerting_open_args;
 /* 0, or 1 after printing why (bv_cmd_alerting_close frees what was made either way). */
 int bv_cmd_alerting_open(bv_cmd_alerting *al, const bv_cmd_alerting_open_args *a);
+/* The book's outbox callback and its argument: the claim writes the outbox entry in Redis
+ * (NULL when the outbox is the spool file). */
+bv_book_outbox_cb *bv_cmd_alerting_book_cb(const bv_cmd_alerting *al);
+/* With Redis: runs the loop until the acks and silences there are read (at most 5 s, then
+ * says so), so that no alert is routed before they are known. */
+void bv_cmd_alerting_ready(bv_cmd_alerting *al, struct event_base *base, const char *cmd);
+/* Deliveries not finished, and outbox writes to Redis not acknowledged yet. */
+size_t bv_cmd_alerting_pending(const bv_cmd_alerting *al);
 /* The deliveries' lines of the summary, on stderr. */
 void bv_cmd_alerting_print(const bv_cmd_alerting *al);
 void bv_cmd_alerting_close(bv_cmd_alerting *al);
@@ -141,6 +157,7 @@ typedef struct bv_cmd_admin_conf {
     char *event;
     bv_strlist rules;
     char *state_dir;
+    bv_cmd_redis_conf redis;
     bv_cmd_alerting_conf alerting;
 } bv_cmd_admin_conf;
 extern const bv_option bv_cmd_admin_table[];
@@ -148,6 +165,11 @@ typedef struct bv_cmd_admin {
     bv_cmd_admin_conf conf;
     char *event, *state_dir;
     char *ns; /* "live/EVENT" */
+    /* with redis: in the config (bv_cmd_admin_redis) */
+    int redis;
+    bv_redis_addr raddr;
+    const char *password;
+    bv_ruleset *rs;
 } bv_cmd_admin;
 /* Loads config; the event is the flag's, the config's, or the first rule file's name; the state
  * dir the flag's, the config's or the default. 0, 1 (bad config) or 2 (usage), after printing
@@ -155,6 +177,16 @@ typedef struct bv_cmd_admin {
 int bv_cmd_admin_load(bv_cmd_admin *ad, const char *cmd, const char *config, const char *event,
                       const char *state_dir);
 void bv_cmd_admin_free(bv_cmd_admin *ad);
+/* With redis.url in the config: its address, the password from redis.password_env, and the
+ * rule set (whose rules name the keys). 0 (ad->redis says whether there is one), or 1 after
+ * printing why. */
+int bv_cmd_admin_redis(bv_cmd_admin *ad, const char *cmd);
+/* A connection to what the event shares in Redis, for a command that reads or appends once:
+ * lists the outbox of namespace ns into found (NULL: reads no outbox). NULL after printing why. */
+bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
+                                      bv_outbox_found_cb *found, void *arg, const char *cmd);
+/* Runs the loop until done(arg) or ms pass: 0, or -1 on timeout. */
+int bv_cmd_wait(struct event_base *base, int (*done)(void *arg), void *arg, int64_t ms);
 
 /* The event a command runs: its name, state directory, Redis address, rule set and pseudonym
  * key. Owned; bv_cmd_event_free releases it (also after a failed setup). */

@@ -4,11 +4,13 @@
 #include "alert/audit.h"
 #include "alert/control.h"
 #include "alert/outbox.h"
+#include "alert/shared.h"
 #include "cmd.h"
 #include "core/err.h"
 #include "core/timeutil.h"
 
 #include <dirent.h>
+#include <event2/event.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,57 @@ typedef struct found {
     int resolved, drill, matches;
 } found;
 
+/* One entry of the outbox: does its id start with prefix? */
+static void consider(found *f, const char *prefix, const char *key, const char *alert,
+                     size_t alert_len)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(key, prefix, pl) != 0) {
+        return;
+    }
+    char id[33], err[256];
+    size_t n = strcspn(key, "/");
+    snprintf(id, sizeof id, "%.*s", (int)(n > 32 ? 32 : n), key);
+    if (f->matches == 0 || strcmp(f->id, id) != 0) {
+        f->matches++;
+        snprintf(f->id, sizeof f->id, "%s", id);
+        f->resolved = 0;
+        bv_alert *a = bv_alert_parse_json(alert, alert_len, err, sizeof err);
+        if (a) {
+            snprintf(f->rule, sizeof f->rule, "%s", a->rule->id);
+            snprintf(f->title, sizeof f->title, "%s", a->rule->title ? a->rule->title : "");
+            f->drill = a->drill;
+            bv_alert_free(a);
+        }
+    }
+    if (strstr(key, "/resolved")) {
+        f->resolved = 1;
+    }
+}
+
+typedef struct redis_search {
+    found *f;
+    const char *prefix;
+} redis_search;
+
+static void on_found(void *arg, const bv_outbox_found *e)
+{
+    redis_search *rs = arg;
+    consider(rs->f, rs->prefix, e->key, e->alert, e->alert_len);
+}
+
+static int scanned(void *arg)
+{
+    bv_shared_stats st;
+    bv_shared_stats_get(arg, &st);
+    return st.scans_done >= 1;
+}
+
+static int written(void *arg)
+{
+    return bv_shared_pending(arg) == 0;
+}
+
 /* Looks for alerts whose id starts with prefix in one spool. */
 static void search(const char *dir, const char *ns, const char *prefix, found *f)
 {
@@ -45,30 +98,9 @@ static void search(const char *dir, const char *ns, const char *prefix, found *f
     if (bv_outbox_open(&ob, dir, ns, &oo, err, sizeof err) != BV_OK) {
         return;
     }
-    size_t pl = strlen(prefix);
     for (size_t i = 0; i < bv_outbox_count(ob); i++) {
         const bv_out_entry *e = bv_outbox_get(ob, i);
-        if (strncmp(e->key, prefix, pl) != 0) {
-            continue;
-        }
-        char id[33];
-        size_t n = strcspn(e->key, "/");
-        snprintf(id, sizeof id, "%.*s", (int)(n > 32 ? 32 : n), e->key);
-        if (f->matches == 0 || strcmp(f->id, id) != 0) {
-            f->matches++;
-            snprintf(f->id, sizeof f->id, "%s", id);
-            f->resolved = 0;
-            bv_alert *a = bv_alert_parse_json(e->alert, e->alert_len, err, sizeof err);
-            if (a) {
-                snprintf(f->rule, sizeof f->rule, "%s", a->rule->id);
-                snprintf(f->title, sizeof f->title, "%s", a->rule->title ? a->rule->title : "");
-                f->drill = a->drill;
-                bv_alert_free(a);
-            }
-        }
-        if (strstr(e->key, "/resolved")) {
-            f->resolved = 1;
-        }
+        consider(f, prefix, e->key, e->alert, e->alert_len);
     }
     bv_outbox_close(ob);
 }
@@ -130,6 +162,25 @@ int bv_cmd_ack(int argc, char **argv)
     snprintf(aud, sizeof aud, "%s/audit", ad.state_dir);
     found f;
     memset(&f, 0, sizeof f);
+    if (bv_cmd_admin_redis(&ad, "ack") != 0) {
+        bv_cmd_admin_free(&ad);
+        return 1;
+    }
+    struct event_base *base = NULL;
+    bv_shared *sh = NULL;
+    if (ad.redis) {
+        /* the live outbox in Redis (drills replayed into Redis keep theirs under their run) */
+        base = event_base_new();
+        redis_search rsr = {&f, prefix};
+        sh = base ? bv_cmd_admin_shared(&ad, base, ad.ns, on_found, &rsr, "ack") : NULL;
+        if (sh == NULL || bv_cmd_wait(base, scanned, sh, 10000) != 0) {
+            if (sh) {
+                fprintf(stderr, "blikveld ack: redis: the outbox could not be read\n");
+            }
+            rc = 1;
+            goto done;
+        }
+    }
     search(dir, ad.ns, prefix, &f);
     if (f.matches == 0) {
         /* drills: drill/EVENT and drill/EVENT/RUN */
@@ -164,25 +215,20 @@ int bv_cmd_ack(int argc, char **argv)
                 prefix, ad.event);
     }
     if (f.matches != 1) {
-        bv_cmd_admin_free(&ad);
-        return 1;
+        rc = 1;
+        goto done;
     }
     bv_control *ctrl = bv_control_open(ctl, ad.event, NULL, NULL);
     const char *already = ctrl ? bv_control_acked(ctrl, f.id) : NULL;
     if (already) {
         printf("%s (%s) was acknowledged already, by %s\n", f.id, f.rule, already);
         bv_control_free(ctrl);
-        bv_cmd_admin_free(&ad);
-        return 0;
+        rc = 0;
+        goto done;
     }
     bv_control_free(ctrl);
     char err[1024];
     int64_t now = bv_now_ms(bv_clock_system());
-    if (bv_control_append_ack(ctl, ad.event, f.id, by, now, err, sizeof err) != 0) {
-        fprintf(stderr, "blikveld ack: %s\n", err);
-        bv_cmd_admin_free(&ad);
-        return 1;
-    }
     bv_audit_rec r = {.at_ms = now,
                       .event = ad.event,
                       .what = "ack",
@@ -190,15 +236,38 @@ int bv_cmd_ack(int argc, char **argv)
                       .rule = f.rule,
                       .by = by,
                       .drill = f.drill};
+    rc = 1;
+    if (sh) {
+        /* every process of the event reads acks from Redis */
+        bv_buf line = BV_BUF_INIT;
+        bv_control_format_ack(f.id, by, now, &line);
+        int ok = line.p && bv_shared_control_append(sh, line.p, line.len) == BV_OK;
+        bv_buf_reset(&line);
+        ok = ok && bv_audit_format(&r, &line) == BV_OK &&
+             bv_shared_audit_append(sh, line.p, line.len) == BV_OK;
+        bv_buf_free(&line);
+        if (!ok || bv_cmd_wait(base, written, sh, 10000) != 0) {
+            fprintf(stderr, "blikveld ack: redis did not take the acknowledgement\n");
+            goto done;
+        }
+    } else if (bv_control_append_ack(ctl, ad.event, f.id, by, now, err, sizeof err) != 0) {
+        fprintf(stderr, "blikveld ack: %s\n", err);
+        goto done;
+    }
     if (bv_audit_append(aud, &r, err, sizeof err) != 0) {
         fprintf(stderr, "blikveld ack: audit log: %s\n", err);
-        bv_cmd_admin_free(&ad);
-        return 1;
+        goto done;
     }
     char ts[BV_TIME_ISO_LEN];
     printf("acknowledged %s (%s: %s)%s%s by %s at %s\n", f.id, f.rule, f.title,
            f.resolved ? ", already resolved," : "", f.drill ? " [drill]" : "", by,
            bv_time_format_amsterdam(now, ts));
+    rc = 0;
+done:
+    bv_shared_free(sh);
+    if (base) {
+        event_base_free(base);
+    }
     bv_cmd_admin_free(&ad);
-    return 0;
+    return rc;
 }

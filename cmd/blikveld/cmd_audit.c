@@ -1,9 +1,11 @@
 /* cmd_audit.c: `blikveld audit --config FILE --event NAME`: the event's audit record (acks,
  * silences, deliveries) for the after-action report. Parsing and wiring only. */
 #include "alert/audit.h"
+#include "alert/shared.h"
 #include "cmd.h"
 #include "core/err.h"
 
+#include <event2/event.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +24,61 @@ static void usage(FILE *out)
                  "      --state-dir DIR  overrides the config's state_dir\n"
                  "  -h, --help           this help\n\n"
                  "exit status: 0 printed, 1 no record for the event or an error, 2 usage\n");
+}
+
+typedef struct redis_read {
+    int text, done, failed;
+    size_t n;
+} redis_read;
+
+static void on_audit(void *arg, char *text, size_t len)
+{
+    redis_read *rr = arg;
+    rr->done = 1;
+    if (text == NULL) {
+        rr->failed = 1;
+        return;
+    }
+    rr->n = bv_audit_print(text, len, rr->text, stdout);
+}
+
+static int read_done(void *arg)
+{
+    return ((redis_read *)arg)->done;
+}
+
+static int connected(void *arg)
+{
+    return bv_shared_ready(arg);
+}
+
+/* With Redis: the record every process of the event wrote there. */
+static int export_redis(bv_cmd_admin *ad, int text)
+{
+    struct event_base *base = event_base_new();
+    bv_shared *sh = base ? bv_cmd_admin_shared(ad, base, ad->ns, NULL, NULL, "audit") : NULL;
+    redis_read rr = {.text = text};
+    int rc = 1;
+    if (sh == NULL) {
+        goto out;
+    }
+    if (bv_cmd_wait(base, connected, sh, 10000) != 0 ||
+        bv_shared_read(sh, "audit", on_audit, &rr) != 0 ||
+        bv_cmd_wait(base, read_done, &rr, 10000) != 0 || rr.failed) {
+        fprintf(stderr, "blikveld audit: redis: the audit log could not be read\n");
+        goto out;
+    }
+    if (rr.n == 0) {
+        fprintf(stderr, "blikveld audit: no audit record for event '%s' in redis\n", ad->event);
+        goto out;
+    }
+    rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+    bv_shared_free(sh);
+    if (base) {
+        event_base_free(base);
+    }
+    return rc;
 }
 
 int bv_cmd_audit(int argc, char **argv)
@@ -68,6 +125,15 @@ int bv_cmd_audit(int argc, char **argv)
     bv_cmd_admin ad;
     int rc = bv_cmd_admin_load(&ad, "audit", config, event, state_dir);
     if (rc != 0) {
+        bv_cmd_admin_free(&ad);
+        return rc;
+    }
+    if (bv_cmd_admin_redis(&ad, "audit") != 0) {
+        bv_cmd_admin_free(&ad);
+        return 1;
+    }
+    if (ad.redis) {
+        rc = export_redis(&ad, text);
         bv_cmd_admin_free(&ad);
         return rc;
     }

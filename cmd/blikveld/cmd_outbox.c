@@ -1,6 +1,7 @@
 /* cmd_outbox.c: `blikveld outbox`: list the deliveries an event's outbox holds pending or
  * failed, and with --flush deliver what is pending, then exit. Parsing and wiring only. */
 #include "alert/outbox.h"
+#include "alert/shared.h"
 #include "cmd.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -88,7 +89,116 @@ static void list(const bv_outbox *ob, int all, size_t *pending, size_t *failed)
     }
 }
 
+/* Each entry a listing scan of the outbox in Redis finds, into a memory outbox. */
+static void on_listed(void *arg, const bv_outbox_found *f)
+{
+    bv_outbox *ob = arg;
+    bv_out_entry *e = NULL;
+    int fresh = 0;
+    if (bv_outbox_put(ob, f->key, f->alert, f->alert_len, f->at_ms, f->deadline_ms, f->targets,
+                      f->ntargets, &e, &fresh) != BV_OK ||
+        e == NULL || !fresh) {
+        return;
+    }
+    for (size_t k = 0; k < f->ntargets; k++) {
+        const char *o = f->outcomes[k];
+        if (o == NULL) {
+            continue;
+        }
+        unsigned attempts = 0;
+        long long at = 0;
+        int failed = strncmp(o, "failed ", 7) == 0;
+        const char *rest = o + (failed ? 7 : strncmp(o, "delivered ", 10) == 0 ? 10 : 0);
+        int used = 0;
+        if (sscanf(rest, "%u %lld %n", &attempts, &at, &used) < 2) {
+            used = (int)strlen(rest);
+        }
+        bv_outbox_mark(ob, e, k, failed ? BV_OUT_FAILED : BV_OUT_DELIVERED, attempts,
+                       failed ? rest + used : NULL, at);
+    }
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+/* The listing of the outbox in Redis: delivered entries have left it; pending and failed ones
+ * are there until the retention. */
+static int list_redis(bv_cmd_admin *ad, const char *ns, int all)
+{
+    struct event_base *base = event_base_new();
+    bv_outbox *ob = bv_outbox_new_memory();
+    size_t nr = bv_rules_count(ad->rs);
+    const char **rules = calloc(nr ? nr : 1, sizeof *rules);
+    int rc = 1;
+    if (base == NULL || ob == NULL || rules == NULL) {
+        goto out;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        rules[i] = bv_rules_get(ad->rs, i)->id;
+    }
+    bv_shared_opts ro = {.addr = &ad->raddr,
+                         .password = ad->password,
+                         .ns = ns,
+                         .rules = rules,
+                         .nrules = nr,
+                         .owner = "list",
+                         .list_only = 1};
+    char err[1024];
+    bv_shared *r = bv_shared_new(base, &ro, on_listed, ob, err, sizeof err);
+    if (r == NULL) {
+        fprintf(stderr, "blikveld outbox: redis: %s\n", err);
+        goto out;
+    }
+    struct event *wake = evtimer_new(base, on_wake, NULL);
+    int64_t t0 = bv_mono_ms(bv_clock_system());
+    bv_shared_stats rs;
+    for (;;) {
+        bv_shared_stats_get(r, &rs);
+        if (rs.scans_done >= 1 || bv_mono_ms(bv_clock_system()) - t0 > 10000 || wake == NULL) {
+            break;
+        }
+        struct timeval tv = {0, 100000};
+        evtimer_add(wake, &tv);
+        event_base_loop(base, EVLOOP_ONCE);
+    }
+    if (wake) {
+        event_free(wake);
+    }
+    if (rs.scans_done == 0) {
+        char where[BV_REDIS_ADDR_FMT_MAX];
+        bv_redis_addr_format(&ad->raddr, where, sizeof where);
+        fprintf(stderr, "blikveld outbox: redis %s: %s: the outbox could not be read\n", where,
+                rs.state);
+        bv_shared_free(r);
+        goto out;
+    }
+    bv_shared_free(r);
+    size_t pending, failed;
+    list(ob, all, &pending, &failed);
+    printf("%s: %zu alerts in the outbox in redis; deliveries %zu pending, %zu failed\n", ad->event,
+           bv_outbox_count(ob), pending, failed);
+    rc = pending || failed ? 1 : 0;
+out:
+    free(rules);
+    bv_outbox_close(ob);
+    if (base) {
+        event_base_free(base);
+    }
+    return rc;
+}
+
 static volatile sig_atomic_t stop_flag;
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg; /* wakes the loop to look at the state again */
+}
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -111,6 +221,7 @@ static int flush(bv_cmd_admin *ad, const char *config, const char *ns)
         fprintf(stderr, "blikveld outbox: out of memory\n");
         goto out;
     }
+    int ds_unreachable = 0;
     if (bv_cmd_alerting_check(&ad->conf.alerting, config, NULL) != 0) {
         goto out;
     }
@@ -124,6 +235,9 @@ static int flush(bv_cmd_admin *ad, const char *config, const char *ns)
         .base = base,
         .curl = cl,
         .flush_only = 1,
+        .redis = ad->redis ? &ad->raddr : NULL,
+        .redis_password = ad->password,
+        .rs = ad->rs,
     };
     if (bv_cmd_alerting_open(&al, &aa) != 0) {
         if (al.busy) {
@@ -133,17 +247,61 @@ static int flush(bv_cmd_admin *ad, const char *config, const char *ns)
         goto out;
     }
     bv_dispatch_start(al.dispatch);
-    while (!stop_flag && bv_dispatch_pending(al.dispatch) > 0) {
-        if (event_base_loop(base, EVLOOP_ONCE) < 0) {
-            break;
+    if (al.redis) {
+        /* Redis: what nobody holds is taken over as scans find it; entries a dead process
+         * held wait out their lease. Done when two scans found nothing more and everything
+         * taken is delivered; entries another running process holds are left to it. */
+        int64_t t0 = bv_mono_ms(bv_clock_system());
+        int64_t patience =
+            2 * ad->conf.alerting.delivery.lease_ms + 2 * ad->conf.alerting.delivery.scan_ms + 5000;
+        struct event *tick = evtimer_new(base, on_tick, NULL);
+        struct timeval tv = {0, 200000};
+        for (;;) {
+            bv_shared_stats rs;
+            bv_shared_stats_get(al.redis, &rs);
+            int64_t waited = bv_mono_ms(bv_clock_system()) - t0;
+            if (stop_flag || (rs.scans_done >= 2 && rs.other_pending == 0 &&
+                              bv_cmd_alerting_pending(&al) == 0 && rs.held == 0)) {
+                break;
+            }
+            if (waited > patience && bv_dispatch_pending(al.dispatch) == 0) {
+                if (rs.other_pending) {
+                    printf("%zu alerts are being delivered by another running blikveld (it "
+                           "holds their leases)\n",
+                           rs.other_pending);
+                }
+                if (rs.scans_done == 0) {
+                    char where[BV_REDIS_ADDR_FMT_MAX];
+                    bv_redis_addr_format(&ad->raddr, where, sizeof where);
+                    printf("redis %s: %s: nothing could be read\n", where, rs.state);
+                    ds_unreachable = 1;
+                }
+                break;
+            }
+            if (tick) {
+                evtimer_add(tick, &tv);
+            }
+            if (event_base_loop(base, EVLOOP_ONCE) < 0) {
+                break;
+            }
+        }
+        if (tick) {
+            event_free(tick);
+        }
+    } else {
+        while (!stop_flag && bv_cmd_alerting_pending(&al) > 0) {
+            if (event_base_loop(base, EVLOOP_ONCE) < 0) {
+                break;
+            }
         }
     }
     bv_dispatch_stats ds;
     bv_dispatch_stats_get(al.dispatch, &ds);
     printf("flushed %s: %llu delivered, %llu failed, %zu still pending%s\n",
-           bv_outbox_path(al.outbox), (unsigned long long)ds.delivered,
-           (unsigned long long)ds.failed, ds.pending, stop_flag ? " (interrupted)" : "");
-    rc = ds.failed || ds.pending ? 1 : 0;
+           al.redis ? "the outbox in redis" : bv_outbox_path(al.outbox),
+           (unsigned long long)ds.delivered, (unsigned long long)ds.failed, ds.pending,
+           stop_flag ? " (interrupted)" : "");
+    rc = ds.failed || ds.pending || ds_unreachable ? 1 : 0;
 out:
     bv_cmd_alerting_close(&al);
     bv_curl_loop_free(cl);
@@ -231,6 +389,10 @@ int bv_cmd_outbox(int argc, char **argv)
     } else {
         snprintf(ns, sizeof ns, "%s", ad.ns);
     }
+    if (bv_cmd_admin_redis(&ad, "outbox") != 0) {
+        bv_cmd_admin_free(&ad);
+        return 1;
+    }
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/outbox", ad.state_dir);
     if (do_flush) {
@@ -240,6 +402,11 @@ int bv_cmd_outbox(int argc, char **argv)
     }
     bv_outbox *ob = NULL;
     char err[1024];
+    if (ad.redis) {
+        rc = list_redis(&ad, ns, all);
+        bv_cmd_admin_free(&ad);
+        return rc;
+    }
     bv_outbox_opts oo = {.read_only = 1};
     int orc = bv_outbox_open(&ob, dir, ns, &oo, err, sizeof err);
     if (orc == BV_ENOENT) {

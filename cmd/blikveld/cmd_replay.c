@@ -455,7 +455,7 @@ int bv_cmd_replay(int argc, char **argv)
     if (deliver) {
         /* the drill's own outbox: drill/EVENT, or drill/EVENT/RUN with --run */
         char ons[512];
-        snprintf(ons, sizeof ons, run ? "%s/%s" : "%s", ns, run);
+        snprintf(ons, sizeof ons, "%s", key_ns); /* drill/EVENT, or drill/EVENT/RUN */
         cl = bv_curl_loop_new(d.base);
         bv_cmd_alerting_open_args aa = {
             .cmd = "replay",
@@ -467,16 +467,23 @@ int bv_cmd_replay(int argc, char **argv)
             .base = d.base,
             .curl = cl,
             .drill = 1,
+            .redis = ev.redis ? &ev.raddr : NULL,
+            .redis_password = conf.redis.password_env ? getenv(conf.redis.password_env) : NULL,
+            .rs = rs,
         };
         if (cl == NULL || bv_file_mkdirs(ev.state_dir) != 0 ||
             bv_cmd_alerting_open(&al, &aa) != 0) {
             goto out;
         }
         d.dispatch = al.dispatch;
+        bv_cmd_alerting_ready(&al, d.base, "replay");
         bv_dispatch_start(d.dispatch);
     }
     bv_book_opts bo = {.event = event_name, .ns = ns, .claim_ns = key_ns, .drill = 1};
     d.book = bv_book_new(rs, store, &bo, on_alert, &d);
+    if (d.book && deliver) {
+        bv_book_set_outbox(d.book, bv_cmd_alerting_book_cb(&al), al.dispatch);
+    }
     bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms,
                            .ns = key_ns,
                            .clock = bv_clock_system(),
@@ -525,7 +532,7 @@ int bv_cmd_replay(int argc, char **argv)
     if (d.dispatch) {
         /* a drill's deliveries: all of them, before the summary */
         bv_dispatch_flush_groups(d.dispatch);
-        while (!d.err && bv_dispatch_pending(d.dispatch) > 0) {
+        while (!d.err && bv_cmd_alerting_pending(&al) > 0) {
             if (event_base_loop(d.base, EVLOOP_ONCE) < 0) {
                 break;
             }

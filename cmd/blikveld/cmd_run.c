@@ -105,9 +105,13 @@ static void usage(FILE *out)
             "usage: blikveld run --config FILE [OPTIONS]\n\n"
             "Streams public posts from the configured sources (Mastodon, X, Bluesky, Facebook\n"
             "Page webhooks, Telegram, Reddit) through the event's rule set and prints each\n"
-            "alert as it happens, one per line on stdout. Runs until SIGINT or SIGTERM, then\n"
-            "hands on what was received, writes the counts and recording, prints a summary\n"
-            "and exits 0. SIGUSR1 prints every source's state on stderr.\n\n"
+            "alert as it happens, one per line on stdout; with recipients: (or alertmanager:)\n"
+            "in the config it also delivers each alert through the durable outbox in\n"
+            "STATE_DIR/outbox (or Redis), with grouping, retries, escalation and a watchdog\n"
+            "heartbeat (README: Delivering alerts). Runs until SIGINT or SIGTERM, then hands\n"
+            "on what was received, writes the counts and recording, waits up to delivery.drain\n"
+            "for deliveries in flight (the rest stays pending for the next start), prints a\n"
+            "summary and exits 0. SIGUSR1 prints every source's state on stderr.\n\n"
             "  -c, --config FILE    YAML config: event, rules, sources (required)\n"
             "  -E, --event NAME     the event's name (default: config's, else first rule file)\n"
             "  -R, --record FILE    also record every received post to FILE (envelopes that\n"
@@ -555,11 +559,16 @@ int bv_cmd_run(int argc, char **argv)
             .state_dir = sd,
             .base = l.base,
             .curl = cl,
+            .redis = ev.redis ? &ev.raddr : NULL,
+            .redis_password = conf.redis.password_env ? getenv(conf.redis.password_env) : NULL,
+            .rs = rs,
         };
         if (bv_cmd_alerting_open(&al, &aa) != 0) {
             goto out;
         }
+        bv_book_set_outbox(l.book, bv_cmd_alerting_book_cb(&al), al.dispatch);
         l.dispatch = al.dispatch;
+        bv_cmd_alerting_ready(&al, l.base, "run");
         bv_dispatch_start(l.dispatch);
     }
     if (conf.record.dir || record_path) {
@@ -675,7 +684,7 @@ int bv_cmd_run(int argc, char **argv)
         struct timeval dtv = {(time_t)(conf.alerting.delivery.drain_ms / 1000),
                               (suseconds_t)(conf.alerting.delivery.drain_ms % 1000) * 1000};
         if (dt && evtimer_add(dt, &dtv) == 0) {
-            while (!l.err && !l.drain_timeout && bv_dispatch_pending(l.dispatch) > 0) {
+            while (!l.err && !l.drain_timeout && bv_cmd_alerting_pending(&al) > 0) {
                 if (event_base_loop(l.base, EVLOOP_ONCE) < 0) {
                     break;
                 }

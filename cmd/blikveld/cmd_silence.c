@@ -3,10 +3,13 @@
  * `--list` shows the silences in force. Every change is audited. Parsing and wiring only. */
 #include "alert/audit.h"
 #include "alert/control.h"
+#include "alert/shared.h"
 #include "cmd.h"
 #include "core/diag.h"
+#include "core/err.h"
 #include "core/timeutil.h"
 
+#include <event2/event.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,50 @@ static int rule_exists(const bv_cmd_admin *ad, const char *id, int *checked)
     }
     bv_rules_free(rs);
     return found;
+}
+
+typedef struct redis_read {
+    bv_control *ctrl;
+    int done, failed;
+} redis_read;
+
+static void on_control(void *arg, char *text, size_t len)
+{
+    redis_read *rr = arg;
+    rr->done = 1;
+    if (text == NULL) {
+        rr->failed = 1;
+        return;
+    }
+    bv_control_feed(rr->ctrl, text, len);
+}
+
+static int read_done(void *arg)
+{
+    return ((redis_read *)arg)->done;
+}
+
+static int connected(void *arg)
+{
+    return bv_shared_ready(arg);
+}
+
+static int written(void *arg)
+{
+    return bv_shared_pending(arg) == 0;
+}
+
+/* With Redis: the control records there, fed to ctrl. 0 or -1 (said why). */
+static int read_redis(bv_shared *sh, struct event_base *base, bv_control *ctrl)
+{
+    redis_read rr = {.ctrl = ctrl};
+    if (bv_cmd_wait(base, connected, sh, 10000) != 0 ||
+        bv_shared_read(sh, "control", on_control, &rr) != 0 ||
+        bv_cmd_wait(base, read_done, &rr, 10000) != 0 || rr.failed) {
+        fprintf(stderr, "blikveld silence: redis: the silences could not be read\n");
+        return -1;
+    }
+    return 0;
 }
 
 int bv_cmd_silence(int argc, char **argv)
@@ -139,8 +186,27 @@ int bv_cmd_silence(int argc, char **argv)
     snprintf(ctl, sizeof ctl, "%s/control", ad.state_dir);
     snprintf(aud, sizeof aud, "%s/audit", ad.state_dir);
     int64_t now = bv_now_ms(bv_clock_system());
+    struct event_base *base = NULL;
+    bv_shared *sh = NULL;
+    if (bv_cmd_admin_redis(&ad, "silence") != 0) {
+        bv_cmd_admin_free(&ad);
+        return 1;
+    }
+    if (ad.redis) {
+        base = event_base_new();
+        sh = base ? bv_cmd_admin_shared(&ad, base, ad.ns, NULL, NULL, "silence") : NULL;
+        if (sh == NULL) {
+            rc = 1;
+            goto done;
+        }
+    }
     if (do_list) {
         bv_control *ctrl = bv_control_open(ctl, ad.event, NULL, NULL);
+        if (ctrl && sh && read_redis(sh, base, ctrl) != 0) {
+            bv_control_free(ctrl);
+            rc = 1;
+            goto done;
+        }
         size_t n = 0, shown = 0;
         const bv_silence *s = ctrl ? bv_control_silences(ctrl, &n) : NULL;
         for (size_t i = 0; i < n; i++) {
@@ -154,26 +220,20 @@ int bv_cmd_silence(int argc, char **argv)
             printf("%s: no silences in force\n", ad.event);
         }
         bv_control_free(ctrl);
-        bv_cmd_admin_free(&ad);
-        return 0;
+        rc = 0;
+        goto done;
     }
     int checked;
     int ex = rule_exists(&ad, rule, &checked);
+    rc = 1;
     if (ex <= 0) {
         if (ex == 0) {
             fprintf(stderr, "blikveld silence: the rule set of %s has no rule '%s'\n", config,
                     rule);
         }
-        bv_cmd_admin_free(&ad);
-        return 1;
+        goto done;
     }
     int64_t until = lift ? 0 : now + for_ms;
-    if (bv_control_append_silence(ctl, ad.event, rule, until, by, reason, now, err, sizeof err) !=
-        0) {
-        fprintf(stderr, "blikveld silence: %s\n", err);
-        bv_cmd_admin_free(&ad);
-        return 1;
-    }
     bv_audit_rec r = {.at_ms = now,
                       .event = ad.event,
                       .what = lift ? "unsilence" : "silence",
@@ -181,10 +241,27 @@ int bv_cmd_silence(int argc, char **argv)
                       .by = by,
                       .reason = reason,
                       .until_ms = until};
+    if (sh) {
+        /* every process of the event reads silences from Redis */
+        bv_buf line = BV_BUF_INIT;
+        bv_control_format_silence(rule, until, by, reason, now, &line);
+        int ok = line.p && bv_shared_control_append(sh, line.p, line.len) == BV_OK;
+        bv_buf_reset(&line);
+        ok = ok && bv_audit_format(&r, &line) == BV_OK &&
+             bv_shared_audit_append(sh, line.p, line.len) == BV_OK;
+        bv_buf_free(&line);
+        if (!ok || bv_cmd_wait(base, written, sh, 10000) != 0) {
+            fprintf(stderr, "blikveld silence: redis did not take the silence\n");
+            goto done;
+        }
+    } else if (bv_control_append_silence(ctl, ad.event, rule, until, by, reason, now, err,
+                                         sizeof err) != 0) {
+        fprintf(stderr, "blikveld silence: %s\n", err);
+        goto done;
+    }
     if (bv_audit_append(aud, &r, err, sizeof err) != 0) {
         fprintf(stderr, "blikveld silence: audit log: %s\n", err);
-        bv_cmd_admin_free(&ad);
-        return 1;
+        goto done;
     }
     if (lift) {
         printf("%s: silence lifted by %s\n", rule, by);
@@ -192,6 +269,12 @@ int bv_cmd_silence(int argc, char **argv)
         printf("%s: silenced until %s by %s%s\n", rule, bv_time_format_amsterdam(until, ts), by,
                checked ? "" : " (no rules: in the config, so the rule's name was not checked)");
     }
+    rc = 0;
+done:
+    bv_shared_free(sh);
+    if (base) {
+        event_base_free(base);
+    }
     bv_cmd_admin_free(&ad);
-    return 0;
+    return rc;
 }

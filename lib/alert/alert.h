@@ -38,6 +38,8 @@ typedef struct bv_alert {
     size_t nsamples;
     bv_alert_place *places; /* owned; most named first */
     size_t nplaces;
+    int in_outbox;    /* the claim that sent it wrote its entry to the shared store's outbox
+                         (book.h, shared.h); not in the JSON */
     bv_rule own_rule; /* a parsed alert's rule: id, title, severity and recipients (owned;
                          rule points here); zero otherwise */
 } bv_alert;

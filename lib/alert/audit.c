@@ -31,34 +31,42 @@ static void kv(bv_buf *b, const char *k, const char *v)
     }
 }
 
-int bv_audit_append(const char *dir, const bv_audit_rec *r, char *err, size_t errlen)
+int bv_audit_format(const bv_audit_rec *r, bv_buf *out)
 {
     char t[BV_TIME_ISO_LEN];
-    bv_buf b = BV_BUF_INIT;
-    bv_buf_printf(&b, "{\"at\":\"%s\"", bv_time_format_iso8601(r->at_ms, t));
-    kv(&b, "event", r->event);
-    kv(&b, "what", r->what);
-    kv(&b, "id", r->id);
-    kv(&b, "rule", r->rule);
-    kv(&b, "key", r->key);
-    kv(&b, "target", r->target);
+    bv_buf *b = out;
+    size_t start = b->len;
+    bv_buf_printf(b, "{\"at\":\"%s\"", bv_time_format_iso8601(r->at_ms, t));
+    kv(b, "event", r->event);
+    kv(b, "what", r->what);
+    kv(b, "id", r->id);
+    kv(b, "rule", r->rule);
+    kv(b, "key", r->key);
+    kv(b, "target", r->target);
     if (r->attempts) {
-        bv_buf_printf(&b, ",\"attempts\":%u", r->attempts);
+        bv_buf_printf(b, ",\"attempts\":%u", r->attempts);
     }
-    kv(&b, "by", r->by);
-    kv(&b, "reason", r->reason);
+    kv(b, "by", r->by);
+    kv(b, "reason", r->reason);
     if (r->until_ms) {
-        kv(&b, "until", bv_time_format_iso8601(r->until_ms, t));
+        kv(b, "until", bv_time_format_iso8601(r->until_ms, t));
     }
     if (r->drill) {
-        bv_buf_puts(&b, ",\"drill\":true");
+        bv_buf_puts(b, ",\"drill\":true");
     }
-    bv_buf_puts(&b, "}\n");
+    bv_buf_puts(b, "}\n");
+    return b->p && b->len > start ? BV_OK : BV_ENOMEM;
+}
+
+int bv_audit_append(const char *dir, const bv_audit_rec *r, char *err, size_t errlen)
+{
+    bv_buf b = BV_BUF_INIT;
+    bv_audit_format(r, &b);
     char *path = bv_audit_path(dir, r->event);
     int rc = -1;
     if (b.p == NULL || path == NULL) {
         snprintf(err, errlen, "out of memory");
-    } else if (bv_file_mkdirs(dir) != 0 || bv_file_append_locked(path, b.p, b.len) != 0) {
+    } else if (bv_file_mkdirs(dir) != 0 || bv_file_append_locked(path, b.p, b.len, 0) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
     } else {
         rc = 0;
@@ -181,7 +189,19 @@ int bv_audit_export(const char *dir, const char *event, int text, FILE *out, siz
         free(path);
         return -1;
     }
-    size_t off = 0;
+    *n = bv_audit_print(buf, len, text, out);
+    free(buf);
+    free(path);
+    if (fflush(out) != 0) {
+        snprintf(err, errlen, "writing: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+size_t bv_audit_print(char *buf, size_t len, int text, FILE *out)
+{
+    size_t n = 0, off = 0;
     while (off < len) {
         char *nl = memchr(buf + off, '\n', len - off);
         if (nl == NULL) {
@@ -194,15 +214,10 @@ int bv_audit_export(const char *dir, const char *event, int text, FILE *out, siz
             } else {
                 fprintf(out, "%s\n", buf + off);
             }
-            (*n)++;
+            n++;
         }
+        *nl = '\n';
         off = (size_t)(nl - buf) + 1;
     }
-    free(buf);
-    free(path);
-    if (fflush(out) != 0) {
-        snprintf(err, errlen, "writing: %s", strerror(errno));
-        return -1;
-    }
-    return 0;
+    return n;
 }

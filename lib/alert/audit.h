@@ -1,7 +1,8 @@
 /* audit.h: the audit log, for the after-action report: every acknowledgement, silence and
  * delivery outcome (delivered, retried, failed, escalated, held back by a silence), one JSON
  * object per line in DIR/EVENT.jsonl (mode 0600), appended under a lock so that several
- * processes (a running `run`, `blikveld ack`) can write at once:
+ * processes (a running `run`, `blikveld ack`) can write at once (not synced record by record:
+ * the outcomes are in the outbox too):
  *   {"at":"2026-04-27T14:02:11.250Z","event":"koningsdag","what":"ack","id":"4f0c...",
  *    "by":"politie-oc"}
  * Fields: at, event, what; then those that apply: id, rule, key, target, attempts, by,
@@ -11,6 +12,8 @@
  * Ownership: records and strings are borrowed for the call. */
 #ifndef BV_ALERT_AUDIT_H
 #define BV_ALERT_AUDIT_H
+
+#include "core/buf.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +30,11 @@ typedef struct bv_audit_rec {
     int drill;
 } bv_audit_rec;
 
+/* r as one line (with its "\n") appended to out. BV_OK or BV_ENOMEM. */
+int bv_audit_format(const bv_audit_rec *r, bv_buf *out);
+/* Writes the records of buf[0..len) (JSON lines; a last line without "\n" is left out) to out,
+ * as they are or as readable text; the number written. */
+size_t bv_audit_print(char *buf, size_t len, int text, FILE *out);
 /* The audit file of an event: DIR/EVENT.jsonl (caller frees; NULL when out of memory). */
 char *bv_audit_path(const char *dir, const char *event);
 /* Appends r to the event's audit file (creating DIR 0700). 0, or -1 with the reason in err. */

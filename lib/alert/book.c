@@ -18,6 +18,7 @@ typedef struct pending {
     bv_alert *alert;
     uint32_t rule;
     bv_claim_kind kind;
+    int with_entry; /* the claim carries the alert's outbox entry */
     struct pending *next, *prev;
 } pending;
 
@@ -29,6 +30,8 @@ struct bv_book {
     int drill;
     bv_book_emit_cb *emit;
     void *arg;
+    bv_book_outbox_cb *outbox;
+    void *outbox_arg;
     episode *eps;
     size_t nrules;
     pending *pend; /* claims under way */
@@ -58,6 +61,7 @@ static void on_claim(void *arg, int err, int claimed, const char *winner)
             claimed = 1;
         }
         if (claimed) {
+            p->alert->in_outbox = err == 0 && p->with_entry;
             b->emit(b->arg, p->alert);
         } else {
             b->st.lost_claims++;
@@ -94,9 +98,15 @@ static void claim_and_emit(bv_book *b, bv_alert *a, uint32_t rule, bv_claim_kind
     char scope[512];
     snprintf(scope, sizeof scope, "%s/%s", b->claim_ns, bv_rules_get(b->rs, rule)->id);
     /* claims live a day: longer than any cooldown a team sets for one event */
-    if (bv_store_claim(b->store, scope, a->id, kind, 86400000, on_claim, p) != 0) {
+    bv_claim_outbox ob;
+    bv_buf scratch = BV_BUF_INIT;
+    memset(&ob, 0, sizeof ob);
+    p->with_entry = b->outbox && b->outbox(b->outbox_arg, a, &ob, &scratch) == 0;
+    if (bv_store_claim_outbox(b->store, scope, a->id, kind, 86400000, p->with_entry ? &ob : NULL,
+                              on_claim, p) != 0) {
         on_claim(p, BV_ERR, 0, NULL);
     }
+    bv_buf_free(&scratch);
 }
 
 void bv_book_on_signal(void *arg, const bv_signal *s)
@@ -158,6 +168,8 @@ bv_book *bv_book_new(const bv_ruleset *rs, bv_store *store, const bv_book_opts *
     b->drill = opts->drill;
     b->emit = emit;
     b->arg = arg;
+    b->outbox = opts->outbox;
+    b->outbox_arg = opts->outbox_arg;
     if (!b->eps || !b->event || !b->ns || !b->claim_ns) {
         goto fail;
     }
@@ -165,6 +177,12 @@ bv_book *bv_book_new(const bv_ruleset *rs, bv_store *store, const bv_book_opts *
 fail:
     bv_book_free(b);
     return NULL;
+}
+
+void bv_book_set_outbox(bv_book *b, bv_book_outbox_cb *cb, void *arg)
+{
+    b->outbox = cb;
+    b->outbox_arg = arg;
 }
 
 void bv_book_attach(bv_book *b, bv_pipeline *pl)

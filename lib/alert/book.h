@@ -6,6 +6,9 @@
  * sooner than the rule's cooldown after the previous one fired. Alert ids are derived from
  * namespace, rule and the bucket where the episode began.
  *
+ * With an outbox callback, the claim's winner also writes the alert's outbox entry in the same
+ * atomic step (the alert it emits then says in_outbox).
+ *
  * Ownership: the book borrows ruleset, store and pipeline; alerts passed to the emit callback are
  * borrowed for the call. */
 #ifndef BV_ALERT_BOOK_H
@@ -16,12 +19,18 @@
 #include "engine/store.h"
 
 typedef void bv_book_emit_cb(void *arg, const bv_alert *a);
+/* With a shared store: fills the outbox entry the claim to send a writes in the same atomic
+ * step (store.h bv_claim_outbox; its strings may point into scratch, which the book frees after
+ * the claim is sent). 0, or -1 for none (the claim goes without an entry). */
+typedef int bv_book_outbox_cb(void *arg, const bv_alert *a, bv_claim_outbox *ob, bv_buf *scratch);
 
 typedef struct bv_book_opts {
     const char *event; /* the event's name, shown in alerts */
     const char *ns;       /* namespace of ids: "live/EVENT" or "drill/EVENT" */
     const char *claim_ns; /* namespace of claims in the store (default ns): a drill run's own */
     int drill;         /* alerts are drills */
+    bv_book_outbox_cb *outbox; /* NULL: claims write no outbox entry */
+    void *outbox_arg;
 } bv_book_opts;
 
 typedef struct bv_book_stats {
@@ -35,6 +44,8 @@ bv_book *bv_book_new(const bv_ruleset *rs, bv_store *store, const bv_book_opts *
                      bv_book_emit_cb *emit, void *arg);
 /* The pipeline whose signals this book receives (for bv_pipeline_set_firing). */
 void bv_book_attach(bv_book *b, bv_pipeline *pl);
+/* Sets (or clears) the outbox callback after the book is made (as in bv_book_opts). */
+void bv_book_set_outbox(bv_book *b, bv_book_outbox_cb *cb, void *arg);
 /* A bv_signal_cb: pass it with the book as arg to bv_pipeline_new. */
 void bv_book_on_signal(void *book, const bv_signal *s);
 /* Claims not yet answered (alerts waiting to be emitted). */

@@ -286,7 +286,7 @@ static int append(const char *dir, const char *event, bv_buf *b, char *err, size
     } else if (b->len > CONTROL_MAX_LINE) {
         snprintf(err, errlen, "the record is longer than %d bytes (shorten the reason)",
                  CONTROL_MAX_LINE);
-    } else if (bv_file_mkdirs(dir) != 0 || bv_file_append_locked(path, b->p, b->len) != 0) {
+    } else if (bv_file_mkdirs(dir) != 0 || bv_file_append_locked(path, b->p, b->len, 1) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
     } else {
         rc = 0;
@@ -296,15 +296,34 @@ static int append(const char *dir, const char *event, bv_buf *b, char *err, size
     return rc;
 }
 
+void bv_control_format_ack(const char *id, const char *by, int64_t now_ms, bv_buf *b)
+{
+    bv_buf_puts(b, "{\"op\":\"ack\",\"id\":\"");
+    bv_buf_json_str(b, id, strlen(id));
+    bv_buf_puts(b, "\",\"by\":\"");
+    bv_buf_json_str(b, by, strlen(by));
+    bv_buf_printf(b, "\",\"at\":%lld}\n", (long long)now_ms);
+}
+
+void bv_control_format_silence(const char *rule, int64_t until_ms, const char *by,
+                               const char *reason, int64_t now_ms, bv_buf *b)
+{
+    bv_buf_printf(b, "{\"op\":\"%s\",\"rule\":\"", until_ms ? "silence" : "unsilence");
+    bv_buf_json_str(b, rule, strlen(rule));
+    bv_buf_puts(b, "\",\"by\":\"");
+    bv_buf_json_str(b, by, strlen(by));
+    if (until_ms) {
+        bv_buf_printf(b, "\",\"until\":%lld,\"reason\":\"", (long long)until_ms);
+        bv_buf_json_str(b, reason ? reason : "", reason ? strlen(reason) : 0);
+    }
+    bv_buf_printf(b, "\",\"at\":%lld}\n", (long long)now_ms);
+}
+
 int bv_control_append_ack(const char *dir, const char *event, const char *id, const char *by,
                           int64_t now_ms, char *err, size_t errlen)
 {
     bv_buf b = BV_BUF_INIT;
-    bv_buf_puts(&b, "{\"op\":\"ack\",\"id\":\"");
-    bv_buf_json_str(&b, id, strlen(id));
-    bv_buf_puts(&b, "\",\"by\":\"");
-    bv_buf_json_str(&b, by, strlen(by));
-    bv_buf_printf(&b, "\",\"at\":%lld}\n", (long long)now_ms);
+    bv_control_format_ack(id, by, now_ms, &b);
     return append(dir, event, &b, err, errlen);
 }
 
@@ -313,14 +332,6 @@ int bv_control_append_silence(const char *dir, const char *event, const char *ru
                               char *err, size_t errlen)
 {
     bv_buf b = BV_BUF_INIT;
-    bv_buf_printf(&b, "{\"op\":\"%s\",\"rule\":\"", until_ms ? "silence" : "unsilence");
-    bv_buf_json_str(&b, rule, strlen(rule));
-    bv_buf_puts(&b, "\",\"by\":\"");
-    bv_buf_json_str(&b, by, strlen(by));
-    if (until_ms) {
-        bv_buf_printf(&b, "\",\"until\":%lld,\"reason\":\"", (long long)until_ms);
-        bv_buf_json_str(&b, reason ? reason : "", reason ? strlen(reason) : 0);
-    }
-    bv_buf_printf(&b, "\",\"at\":%lld}\n", (long long)now_ms);
+    bv_control_format_silence(rule, until_ms, by, reason, now_ms, &b);
     return append(dir, event, &b, err, errlen);
 }

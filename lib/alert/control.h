@@ -13,6 +13,8 @@
 #ifndef BV_ALERT_CONTROL_H
 #define BV_ALERT_CONTROL_H
 
+#include "core/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,12 +48,17 @@ const bv_silence *bv_control_silenced(const bv_control *c, const char *rule, int
 /* Every rule's latest silence record (borrowed), *n of them; until_ms <= now: over or lifted. */
 const bv_silence *bv_control_silences(const bv_control *c, size_t *n);
 
+/* The records as lines (with "\n"), appended to b: for the file or Redis (shared.h). A line
+ * longer than 8 KiB is refused by readers: keep reasons short. */
+void bv_control_format_ack(const char *id, const char *by, int64_t now_ms, bv_buf *b);
+void bv_control_format_silence(const char *rule, int64_t until_ms, const char *by,
+                               const char *reason, int64_t now_ms, bv_buf *b);
 /* Appends a record to the event's file (creating DIR 0700). 0, or -1 with the reason in err. */
 int bv_control_append_ack(const char *dir, const char *event, const char *id, const char *by,
                           int64_t now_ms, char *err, size_t errlen);
 /* until_ms 0: lifts the rule's silence. */
 int bv_control_append_silence(const char *dir, const char *event, const char *rule,
-                              int64_t until_ms, const char *by, const char *reason,
-                              int64_t now_ms, char *err, size_t errlen);
+                              int64_t until_ms, const char *by, const char *reason, int64_t now_ms,
+                              char *err, size_t errlen);
 
 #endif

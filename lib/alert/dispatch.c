@@ -6,6 +6,7 @@
  * a delivery resumed after a restart says exactly what the first try would have. */
 #include "alert/dispatch.h"
 #include "alert/audit.h"
+#include "alert/shared.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -136,6 +137,13 @@ static void audit(bv_dispatch *d, const char *what, const bv_out_entry *e, const
     if (bv_audit_append(d->o.audit_dir, &r, err, sizeof err) != 0) {
         bv_log(BV_LOG_ERROR, "audit", "%s", err);
     }
+    if (d->o.shared) {
+        bv_buf line = BV_BUF_INIT;
+        if (bv_audit_format(&r, &line) == BV_OK) {
+            bv_shared_audit_append(d->o.shared, line.p, line.len);
+        }
+        bv_buf_free(&line);
+    }
 }
 
 static size_t find_target(const bv_dispatch *d, const char *id)
@@ -179,6 +187,8 @@ static void key_id(const char *key, char id[33])
     memcpy(id, key, n);
     id[n] = '\0';
 }
+
+static void shared_mark(bv_dispatch *d, bv_out_entry *e, size_t i);
 
 /* ---- jobs ---- */
 
@@ -254,6 +264,7 @@ static void job_settle(job *j, bv_out_status st, const char *reason)
             bv_log(BV_LOG_ERROR, "outbox", "%s: cannot record the outcome of %s to %s",
                    bv_outbox_path(d->o.outbox), e->key, tid);
         }
+        shared_mark(d, e, j->p[i].ti);
         if (st == BV_OUT_DELIVERED) {
             d->st.delivered++;
             audit(d, "delivered", e, tid, j->attempts, NULL, NULL, NULL);
@@ -359,6 +370,7 @@ static void job_attempt(evutil_socket_t fd, short what, void *arg)
                        bv_outbox_path(d->o.outbox), e->key, err);
                 bv_outbox_mark(d->o.outbox, e, j->p[i].ti, BV_OUT_FAILED, j->attempts,
                                "the outbox entry does not parse", now(d));
+                shared_mark(d, e, j->p[i].ti);
                 d->st.failed++;
                 j->p[i] = j->p[--j->n];
                 i--;
@@ -475,6 +487,7 @@ static void route_pair(bv_dispatch *d, bv_out_entry *e, size_t ti)
         char why[256];
         snprintf(why, sizeof why, "target %s is not in the config any more", e->targets[ti].id);
         bv_outbox_mark(d->o.outbox, e, ti, BV_OUT_FAILED, 0, why, now(d));
+        shared_mark(d, e, ti);
         d->st.failed++;
         audit(d, "failed", e, e->targets[ti].id, 0, why, NULL, NULL);
         bv_log(BV_LOG_ERROR, "deliver", "%s: %s", e->key, why);
@@ -636,6 +649,11 @@ static void esc_fire(evutil_socket_t fd, short what, void *arg)
         esc_free(x);
         return;
     }
+    if (d->o.shared && fresh &&
+        bv_shared_put(d->o.shared, rule, key, fe->alert, fe->alert_len, e->at_ms,
+                            e->deadline_ms, ids, n) != BV_OK) {
+        d->st.outbox_errors++;
+    }
     d->st.escalated++;
     bv_log(BV_LOG_WARN, "escalate", "%s (%s) not acknowledged after %llds: to %zu more targets",
            x->id, rule, (long long)(s->after_ms / 1000), n);
@@ -703,6 +721,106 @@ static void firing_set(bv_dispatch *d, const char *json, size_t len, const char 
 
 /* ---- the way in ---- */
 
+/* The targets alert a goes to (ids borrowed from the dispatcher or the firing entry; at most
+ * 257), and the silence that holds it back (then none). A resolved notice goes to the targets
+ * of its firing entry when this process has it, else it is routed as a firing alert would be. */
+static size_t route_ids(bv_dispatch *d, const bv_alert *a, const char **ids, const bv_silence **sil)
+{
+    size_t n = 0;
+    *sil = NULL;
+    if (a->state == BV_ALERT_RESOLVED) {
+        char fkey[BV_ALERT_KEY_LEN];
+        snprintf(fkey, sizeof fkey, "%s/firing", a->id);
+        bv_out_entry *fe = bv_outbox_find(d->o.outbox, fkey);
+        if (fe) {
+            for (size_t i = 0; i < fe->ntargets && n < 256; i++) {
+                ids[n++] = fe->targets[i].id;
+            }
+            return n;
+        }
+    } else if (d->o.control) {
+        *sil = bv_control_silenced(d->o.control, a->rule->id, now(d));
+        if (*sil) {
+            return 0;
+        }
+    }
+    if (a->health) {
+        n = group_targets(d, d->o.watchdog_notify, d->o.nwatchdog_notify, a->rule->severity, ids,
+                          256);
+    } else {
+        n = group_targets(d, (const char *const *)a->rule->recipients, a->rule->nrecipients,
+                          a->rule->severity, ids, 256);
+    }
+    if (d->am != NO_GROUP) {
+        ids[n++] = d->t[d->am].id;
+    }
+    return n;
+}
+
+/* ---- the outbox in Redis ---- */
+
+/* The rule of an entry (from its alert JSON) into out; "" when it does not parse. */
+static void entry_rule_id(const bv_out_entry *e, char *out, size_t n)
+{
+    char err[64];
+    bv_alert *a = bv_alert_parse_json(e->alert, e->alert_len, err, sizeof err);
+    snprintf(out, n, "%s", a ? a->rule->id : "");
+    bv_alert_free(a);
+}
+
+/* After a mark: the outcome to Redis, and the lease let go once every target is settled. */
+static void shared_mark(bv_dispatch *d, bv_out_entry *e, size_t i)
+{
+    if (d->o.shared == NULL) {
+        return;
+    }
+    char rule[128];
+    entry_rule_id(e, rule, sizeof rule);
+    const bv_out_target *t = &e->targets[i];
+    bv_shared_mark(d->o.shared, rule, e->key, t->id, t->status == BV_OUT_FAILED, t->attempts,
+                         t->done_ms, t->reason);
+    if (e->npending == 0) {
+        bv_shared_release(d->o.shared, rule, e->key);
+    }
+}
+
+int bv_dispatch_prepare(void *arg, const bv_alert *a, bv_claim_outbox *ob, bv_buf *scratch)
+{
+    bv_dispatch *d = arg;
+    if (d->o.shared == NULL) {
+        return -1;
+    }
+    const char *ids[300];
+    const bv_silence *sil;
+    size_t n = route_ids(d, a, ids, &sil);
+    bv_buf_reset(scratch);
+    char key[BV_ALERT_KEY_LEN];
+    bv_alert_key(a, 0, key);
+    bv_buf_puts(scratch, key);
+    bv_buf_putc(scratch, '\0');
+    size_t toff = scratch->len;
+    for (size_t i = 0; i < n; i++) {
+        bv_buf_printf(scratch, "%s\n", ids[i]);
+    }
+    bv_buf_putc(scratch, '\0');
+    size_t joff = scratch->len;
+    if (bv_alert_format_json(a, scratch) != BV_OK || scratch->p == NULL) {
+        return -1;
+    }
+    ob->key = scratch->p;
+    ob->targets = scratch->p + toff;
+    ob->alert = scratch->p + joff;
+    ob->alert_len = scratch->len - joff;
+    ob->at_ms = now(d);
+    ob->deadline_ms = now(d) + d->o.deadline_ms;
+    ob->retention_ms = d->o.retention_ms;
+    ob->owner = d->o.owner;
+    ob->lease_ms = d->o.lease_ms;
+    return 0;
+}
+
+/* ---- the way in ---- */
+
 int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a)
 {
     char key[BV_ALERT_KEY_LEN];
@@ -714,17 +832,9 @@ int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a)
     }
     d->st.alerts++;
     const char *ids[300];
-    size_t n = 0;
     const bv_silence *sil = NULL;
+    size_t n = route_ids(d, a, ids, &sil);
     if (a->state == BV_ALERT_RESOLVED) {
-        char fkey[BV_ALERT_KEY_LEN];
-        snprintf(fkey, sizeof fkey, "%s/firing", a->id);
-        bv_out_entry *fe = bv_outbox_find(d->o.outbox, fkey);
-        if (fe) {
-            for (size_t i = 0; i < fe->ntargets && n < 256; i++) {
-                ids[n++] = fe->targets[i].id;
-            }
-        }
         for (esc_timer *x = d->esc; x;) {
             esc_timer *nx = x->next;
             if (strcmp(x->id, a->id) == 0) {
@@ -733,24 +843,6 @@ int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a)
             x = nx;
         }
         firing_set(d, NULL, 0, a->id, 0);
-        if (fe == NULL) {
-            goto route_by_rule; /* its firing alert went before this outbox: as a new one */
-        }
-    } else {
-        sil = d->o.control ? bv_control_silenced(d->o.control, a->rule->id, now(d)) : NULL;
-        if (sil == NULL) {
-        route_by_rule:
-            if (a->health) {
-                n = group_targets(d, d->o.watchdog_notify, d->o.nwatchdog_notify, a->rule->severity,
-                                  ids, 256);
-            } else {
-                n = group_targets(d, (const char *const *)a->rule->recipients, a->rule->nrecipients,
-                                  a->rule->severity, ids, 256);
-            }
-            if (d->am != NO_GROUP) {
-                ids[n++] = d->t[d->am].id;
-            }
-        }
     }
     bv_out_entry *e = NULL;
     int fresh = 0;
@@ -770,6 +862,19 @@ int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a)
         bv_buf_free(&json); /* sent before (a restart re-fired it): nothing new */
         return BV_OK;
     }
+    if (d->o.shared) {
+        /* the claim wrote the entry and its lease in Redis; without one (the store could not
+         * claim, or a health alert), it is written now */
+        int src = a->in_outbox ? bv_shared_hold(d->o.shared, a->rule->id, key)
+                               : bv_shared_put(d->o.shared, a->rule->id, key, json.p,
+                                                     json.len, e->at_ms, e->deadline_ms, ids, n);
+        if (src != BV_OK) {
+            d->st.outbox_errors++;
+        }
+        if (e->ntargets == 0) {
+            bv_shared_release(d->o.shared, a->rule->id, key);
+        }
+    }
     if (sil) {
         d->st.silenced++;
         audit(d, "silenced", e, NULL, 0, sil->reason, a->rule->id, a->id);
@@ -787,6 +892,68 @@ int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a)
     }
     bv_buf_free(&json);
     return BV_OK;
+}
+
+/* An entry another process (or this one, before a restart) claimed and did not finish: its
+ * lease is ours now. */
+void bv_dispatch_found(void *arg, const bv_outbox_found *f)
+{
+    bv_dispatch *d = arg;
+    if (bv_outbox_find(d->o.outbox, f->key) != NULL) {
+        return; /* known here already */
+    }
+    bv_out_entry *e = NULL;
+    int fresh = 0;
+    if (bv_outbox_put(d->o.outbox, f->key, f->alert, f->alert_len, f->at_ms, f->deadline_ms,
+                      f->targets, f->ntargets, &e, &fresh) != BV_OK ||
+        e == NULL) {
+        return;
+    }
+    int64_t t = now(d);
+    for (size_t k = 0; k < e->ntargets; k++) {
+        const char *o = f->outcomes[k];
+        if (o == NULL) {
+            continue;
+        }
+        unsigned attempts = 0;
+        long long at = 0;
+        int failed = strncmp(o, "failed ", 7) == 0;
+        const char *rest = o + (failed ? 7 : strncmp(o, "delivered ", 10) == 0 ? 10 : 0);
+        int used = 0;
+        if (sscanf(rest, "%u %lld %n", &attempts, &at, &used) < 2) {
+            used = (int)strlen(rest);
+        }
+        bv_outbox_mark(d->o.outbox, e, k, failed ? BV_OUT_FAILED : BV_OUT_DELIVERED, attempts,
+                       failed ? rest + used : NULL, at);
+    }
+    char id[33];
+    key_id(e->key, id);
+    bv_log(BV_LOG_INFO, "outbox", "taking over %s: %zu deliveries pending", e->key, e->npending);
+    for (size_t k = 0; k < e->ntargets; k++) {
+        if (e->targets[k].status != BV_OUT_PENDING) {
+            continue;
+        }
+        d->st.resumed++;
+        if (e->deadline_ms < t) {
+            const char *why = "its deadline passed before a process could deliver it";
+            bv_outbox_mark(d->o.outbox, e, k, BV_OUT_FAILED, 0, why, t);
+            d->st.failed++;
+            audit(d, "failed", e, e->targets[k].id, 0, why, NULL, NULL);
+            shared_mark(d, e, k);
+            continue;
+        }
+        size_t tg = find_target(d, e->targets[k].id);
+        pair p = {e, k};
+        if (tg == NO_GROUP) {
+            route_pair(d, e, k);
+        } else {
+            send_now(d, tg, is_escalation_key(e->key) ? BV_MSG_ESCALATION : BV_MSG_ALERTS, &p, 1);
+        }
+    }
+    size_t kl = strlen(e->key);
+    if (kl > 7 && strcmp(e->key + kl - 7, "/firing") == 0 && e->ntargets > 0 && !d->o.drill) {
+        esc_schedule(d, id, entry_severity(e, NULL, 0), e->at_ms);
+    }
 }
 
 /* ---- watchdog and control ---- */

@@ -25,6 +25,9 @@
  *   watchdog, Alertmanager still gets one every minute (or it would resolve the alerts).
  * - On start, deliveries still pending in the outbox are resumed (past their deadline: failed)
  *   and escalations of unresolved alerts are scheduled again.
+ * - With a shared Redis store the outbox lives in Redis (shared.h): the book's claim
+ *   writes the entry (bv_dispatch_prepare routes it), outcomes go there, and entries a dead
+ *   process left are taken over when found (bv_dispatch_found).
  *
  * Target ids are "GROUP/INDEX:KIND" ("police/0:webhook"), and "alertmanager".
  *
@@ -37,7 +40,9 @@
 #include "alert/control.h"
 #include "alert/outbox.h"
 #include "alert/sink.h"
+#include "core/buf.h"
 #include "core/clock.h"
+#include "engine/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +74,12 @@ typedef struct bv_dispatch_opts {
     const char *const *watchdog_notify;
     size_t nwatchdog_notify;
     uint64_t seed; /* jitter; 0: from the clock */
+    /* With a shared Redis store: the outbox in Redis (outbox must then be a memory outbox,
+     * bv_outbox_new_memory), this process as lease holder, and how long leases and entries
+     * last. */
+    struct bv_shared *shared;
+    const char *owner;
+    int64_t lease_ms, retention_ms;
 } bv_dispatch_opts;
 
 typedef struct bv_dispatch_stats {
@@ -95,6 +106,12 @@ int bv_dispatch_set_alertmanager(bv_dispatch *d, bv_sink *sink);
 int bv_dispatch_has_group(const bv_dispatch *d, const char *group);
 /* Resumes what the outbox holds pending, schedules escalations and starts the watchdog. */
 int bv_dispatch_start(bv_dispatch *d);
+/* A bv_book_outbox_cb (arg: the dispatcher): the outbox entry the claim to send a writes in
+ * Redis, routed as bv_dispatch_alert will route it. -1 without a shared outbox. */
+int bv_dispatch_prepare(void *d, const bv_alert *a, bv_claim_outbox *ob, bv_buf *scratch);
+/* A bv_outbox_found_cb (arg: the dispatcher): takes over an entry found in Redis. */
+struct bv_outbox_found;
+void bv_dispatch_found(void *d, const struct bv_outbox_found *f);
 /* An alert from the book (or health): persisted, then routed. BV_OK or BV_ENOMEM. */
 int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a);
 /* Stops heartbeats and the control poll (for a drain at the end: deliveries go on). */

@@ -23,6 +23,7 @@ struct bv_outbox {
     char *path, *lock_path;
     int fd, lock_fd;
     int read_only;
+    int memory; /* no file: an index of what is kept elsewhere */
     bv_out_entry **e;
     size_t n, cap;
     bv_outbox_stats st;
@@ -491,6 +492,19 @@ fail:
     return rc;
 }
 
+bv_outbox *bv_outbox_new_memory(void)
+{
+    bv_outbox *ob = calloc(1, sizeof *ob);
+    if (ob == NULL || (ob->path = strdup("(redis)")) == NULL) {
+        free(ob);
+        return NULL;
+    }
+    ob->fd = -1;
+    ob->lock_fd = -1;
+    ob->memory = 1;
+    return ob;
+}
+
 bv_outbox *bv_outbox_from_buffer(const char *text, size_t len)
 {
     bv_outbox *ob = calloc(1, sizeof *ob);
@@ -553,12 +567,15 @@ int bv_outbox_put(bv_outbox *ob, const char *key, const char *alert, size_t aler
         return BV_ENOMEM;
     }
     bv_buf b = BV_BUF_INIT;
-    put_record(&b, e);
-    if (b.p == NULL) {
-        entry_free(e);
-        return BV_ENOMEM;
+    int rc = BV_OK;
+    if (ob->fd >= 0 || !ob->memory) {
+        put_record(&b, e);
+        if (b.p == NULL) {
+            entry_free(e);
+            return BV_ENOMEM;
+        }
+        rc = append_record(ob->fd, b.p, b.len) == 0 && fdatasync(ob->fd) == 0 ? BV_OK : BV_EIO;
     }
-    int rc = append_record(ob->fd, b.p, b.len) == 0 && fdatasync(ob->fd) == 0 ? BV_OK : BV_EIO;
     bv_buf_free(&b);
     if (push(ob, e) != BV_OK) {
         entry_free(e); /* on disk (or not): the next start delivers it */
@@ -584,6 +601,9 @@ int bv_outbox_mark(bv_outbox *ob, bv_out_entry *e, size_t i, bv_out_status st, u
     t->done_ms = now_ms;
     free(t->reason);
     t->reason = st == BV_OUT_FAILED ? strdup(reason ? reason : "") : NULL;
+    if (ob->memory) {
+        return BV_OK; /* kept elsewhere (Redis) */
+    }
     bv_buf b = BV_BUF_INIT;
     mark_record(&b, e, t);
     int rc = b.p && append_record(ob->fd, b.p, b.len) == 0 ? BV_OK : BV_EIO;

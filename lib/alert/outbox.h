@@ -67,6 +67,9 @@ typedef struct bv_outbox bv_outbox;
  * err says why (with the holder's pid for BV_EAGAIN). */
 int bv_outbox_open(bv_outbox **out, const char *dir, const char *ns, const bv_outbox_opts *o,
                    char *err, size_t errlen);
+/* An outbox with no file, for processes whose outbox is kept in Redis (shared.h): the
+ * same index of entries and outcomes; put and mark write nothing. NULL when out of memory. */
+bv_outbox *bv_outbox_new_memory(void);
 /* A read-only outbox from spool text in memory (for tests and fuzzing): as a read-only open of
  * a file holding text[0..len). NULL when out of memory. */
 bv_outbox *bv_outbox_from_buffer(const char *text, size_t len);

@@ -138,7 +138,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int bv_file_append_locked(const char *path, const char *data, size_t len)
+int bv_file_append_locked(const char *path, const char *data, size_t len, int sync)
 {
     int lk = lock_open(path);
     if (lk < 0) {
@@ -148,7 +148,7 @@ int bv_file_append_locked(const char *path, const char *data, size_t len)
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0) {
-        if (write_all(fd, data, len) == 0 && fdatasync(fd) == 0) {
+        if (write_all(fd, data, len) == 0 && (!sync || fdatasync(fd) == 0)) {
             rc = 0;
         } else {
             /* cut back a partial line (we hold the lock), so it never joins the next one */

@@ -21,9 +21,10 @@ int bv_file_mkdirs(const char *dir);
  * appends and rewrites take an exclusive flock on PATH.lock, so a rewrite never loses a line
  * another process appends meanwhile. */
 
-/* Appends data[0..len) (one or more whole lines) to path, created 0600, and fdatasyncs it.
- * 0, or -1 with errno. */
-int bv_file_append_locked(const char *path, const char *data, size_t len);
+/* Appends data[0..len) (one or more whole lines) to path, created 0600, and with sync
+ * fdatasyncs it (records that must survive a crash; a log that is also kept elsewhere need
+ * not wait for the disk). 0, or -1 with errno. */
+int bv_file_append_locked(const char *path, const char *data, size_t len, int sync);
 
 /* Rewrites path keeping the lines keep() answers 1 for (line without its "\n", NUL-terminated,
  * writable); a last line without "\n" is dropped. Written to PATH.tmp, fdatasync'd, renamed.

@@ -45,7 +45,7 @@ typedef void bv_store_done_cb(void *arg, int err);
 typedef enum { BV_CLAIM_FIRE, BV_CLAIM_RESOLVE } bv_claim_kind;
 
 /* What the winner of a claim writes, in the same atomic step, to the scope's outbox in a shared
- * store (the alert and the targets it must reach, alert/outbox_redis.h), and the lease that
+ * store (the alert and the targets it must reach, alert/shared.h), and the lease that
  * says which process delivers it. Borrowed for the call; the store copies it. The memory store
  * ignores it (one process keeps its outbox in a file). */
 typedef struct bv_claim_outbox {

@@ -74,7 +74,7 @@ static const char SYNC_LUA[] =
  * lease key. ARGV: fire|resolve, alert id, instance, ttl; with an entry: its key, alert JSON,
  * targets, at, deadline, retention (ms), lease owner, lease (ms). A fresh win writes the entry
  * (XADD) and the lease with the claim; a win repeated by its claimant writes nothing. See
- * store.h and alert/outbox_redis.h. */
+ * store.h and alert/shared.h. */
 static const char CLAIM_LUA[] =
     "local function entry()\n"
     "  if #KEYS < 3 then return end\n"
@@ -87,7 +87,7 @@ static const char CLAIM_LUA[] =
     "local st, who, id\n"
     "if cur then st, who, id = string.match(cur, '^(%a):([^:]*):(.*)$') end\n"
     "if ARGV[1] == 'fire' then\n"
-    "  if st == 'F' then return {who == ARGV[3] and 1 or 0, id} end\n"
+    "  if st == 'F' then return {(who == ARGV[3] and id == ARGV[2]) and 1 or 0, id} end\n"
     "  redis.call('SET', KEYS[1], 'F:' .. ARGV[3] .. ':' .. ARGV[2], 'PX', ARGV[4])\n"
     "  entry()\n"
     "  return {1, ARGV[2]}\n"

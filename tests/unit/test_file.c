@@ -113,14 +113,14 @@ static void test_append_locked(void **state)
     char path[128], lock[160];
     snprintf(path, sizeof path, "%s/audit.jsonl", dir);
     snprintf(lock, sizeof lock, "%s.lock", path);
-    assert_int_equal(bv_file_append_locked(path, "a\n", 2), 0);
+    assert_int_equal(bv_file_append_locked(path, "a\n", 2, 1), 0);
     struct stat sb;
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
     assert_int_equal(stat(lock, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);
-    assert_int_equal(bv_file_append_locked(path, "b\nc\n", 4), 0);
-    assert_int_equal(bv_file_append_locked(path, "", 0), 0);
+    assert_int_equal(bv_file_append_locked(path, "b\nc\n", 4, 1), 0);
+    assert_int_equal(bv_file_append_locked(path, "", 0, 1), 0);
     char *text = read_all(path, NULL);
     assert_string_equal(text, "a\nb\nc\n");
     free(text);
@@ -133,13 +133,13 @@ static void test_append_locked(void **state)
     char bad[200];
     snprintf(bad, sizeof bad, "%s/missing/x.jsonl", dir);
     errno = 0;
-    assert_int_equal(bv_file_append_locked(bad, "x\n", 2), -1);
+    assert_int_equal(bv_file_append_locked(bad, "x\n", 2, 1), -1);
     assert_int_equal(errno, ENOENT);
     /* the file is a directory */
     snprintf(bad, sizeof bad, "%s/d", dir);
     assert_int_equal(mkdir(bad, 0700), 0);
     errno = 0;
-    assert_int_equal(bv_file_append_locked(bad, "x\n", 2), -1);
+    assert_int_equal(bv_file_append_locked(bad, "x\n", 2, 1), -1);
     assert_int_equal(errno, EISDIR);
     /* a path too long for its lock file */
     char *lng = malloc(5000);
@@ -148,7 +148,7 @@ static void test_append_locked(void **state)
     lng[0] = '/';
     lng[4999] = '\0';
     errno = 0;
-    assert_int_equal(bv_file_append_locked(lng, "x\n", 2), -1);
+    assert_int_equal(bv_file_append_locked(lng, "x\n", 2, 1), -1);
     assert_int_equal(errno, ENAMETOOLONG);
     size_t dropped = 9;
     errno = 0;
@@ -244,7 +244,7 @@ static void test_rewrite_locked(void **state)
     got = read_all(path, &len);
     assert_int_equal(len, 1); /* the empty line */
     free(got);
-    assert_int_equal(bv_file_append_locked(path, "next\n", 5), 0);
+    assert_int_equal(bv_file_append_locked(path, "next\n", 5, 1), 0);
     got = read_all(path, NULL);
     assert_string_equal(got, "\nnext\n");
     free(got);
@@ -269,7 +269,7 @@ static void test_append_after_failed_append(void **state)
     assert_non_null(mkdtemp(dir));
     char path[128];
     snprintf(path, sizeof path, "%s/control.jsonl", dir);
-    assert_int_equal(bv_file_append_locked(path, "first\n", 6), 0);
+    assert_int_equal(bv_file_append_locked(path, "first\n", 6, 1), 0);
     fflush(NULL);
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -287,13 +287,13 @@ static void test_append_after_failed_append(void **state)
         if (setrlimit(RLIMIT_FSIZE, &low) != 0) {
             _exit(2);
         }
-        if (bv_file_append_locked(path, big, sizeof big) != -1 || errno != EFBIG) {
+        if (bv_file_append_locked(path, big, sizeof big, 1) != -1 || errno != EFBIG) {
             _exit(3);
         }
         if (setrlimit(RLIMIT_FSIZE, &rl) != 0) {
             _exit(4);
         }
-        _exit(bv_file_append_locked(path, "second\n", 7) == 0 ? 0 : 5);
+        _exit(bv_file_append_locked(path, "second\n", 7, 1) == 0 ? 0 : 5);
     }
     int ws;
     assert_int_equal(waitpid(pid, &ws, 0), pid);
@@ -345,7 +345,7 @@ static void test_locked_concurrent(void **state)
             int k = snprintf(line, 32, "w%d-%03d ", w, i);
             line[k] = (char)('a' + w); /* over the NUL */
             line[LINE - 1] = '\n';
-            if (bv_file_append_locked(path, line, LINE) != 0) {
+            if (bv_file_append_locked(path, line, LINE, 1) != 0) {
                 _exit(3);
             }
         }

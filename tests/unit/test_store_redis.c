@@ -440,6 +440,200 @@ static void test_silent_server(void **state)
     close(lfd);
 }
 
+/* One stream entry as Redis holds it: exactly the fields key, at, deadline, targets and alert,
+ * each byte for byte. */
+static void expect_entry(redisContext *c, const char *stream, size_t idx, const char *key,
+                         long long at, long long deadline, const char *targets, const char *alert,
+                         size_t alert_len)
+{
+    redisReply *r = redisCommand(c, "XRANGE %s - +", stream);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_true(r->elements > idx);
+    const redisReply *f = r->element[idx]->element[1];
+    assert_int_equal(f->elements, 10);
+    char num[32];
+    int seen = 0;
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+        const char *name = f->element[k]->str;
+        const redisReply *v = f->element[k + 1];
+        if (strcmp(name, "key") == 0) {
+            assert_string_equal(v->str, key);
+            seen |= 1;
+        } else if (strcmp(name, "at") == 0) {
+            snprintf(num, sizeof num, "%lld", at);
+            assert_string_equal(v->str, num);
+            seen |= 2;
+        } else if (strcmp(name, "deadline") == 0) {
+            snprintf(num, sizeof num, "%lld", deadline);
+            assert_string_equal(v->str, num);
+            seen |= 4;
+        } else if (strcmp(name, "targets") == 0) {
+            assert_int_equal(v->len, strlen(targets));
+            assert_memory_equal(v->str, targets, v->len);
+            seen |= 8;
+        } else if (strcmp(name, "alert") == 0) {
+            assert_int_equal(v->len, alert_len);
+            assert_memory_equal(v->str, alert, alert_len);
+            seen |= 16;
+        }
+    }
+    assert_int_equal(seen, 31);
+    freeReplyObject(r);
+}
+
+static char *redis_str(redisContext *c, const char *fmt, const char *key)
+{
+    redisReply *r = redisCommand(c, fmt, key);
+    assert_non_null(r);
+    char *s = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;
+    freeReplyObject(r);
+    return s;
+}
+
+static void expect_str(redisContext *c, const char *key, const char *want)
+{
+    char *s = redis_str(c, "GET %s", key);
+    if (want == NULL) {
+        assert_null(s);
+    } else {
+        assert_non_null(s);
+        assert_string_equal(s, want);
+    }
+    free(s);
+}
+
+static void claim_wait(struct event_base *base, bv_store *st, const char *scope, const char *id,
+                       bv_claim_kind kind, const bv_claim_outbox *ob, got *g)
+{
+    memset(g, 0, sizeof *g);
+    assert_int_equal(bv_store_claim_outbox(st, scope, id, kind, 60000, ob, claim_cb, g), 0);
+    run_until(base, &g->calls);
+    assert_int_equal(g->calls, 1);
+    assert_int_equal(g->err, 0);
+}
+
+/* The claim's outbox entry (store.h bv_claim_outbox): a fresh win writes the entry and its lease
+ * in the same step as the claim; a win repeated by its claimant, a lost claim and a claim
+ * without an entry write none. */
+static void test_claim_outbox_entry(void **state)
+{
+    (void)state;
+    char url[400];
+    snprintf(url, sizeof url, "unix:%s", srv.sock);
+    struct event_base *base = event_base_new();
+    bv_store *p1 = open_store(base, url, 5000, 0);
+    bv_store *p2 = open_store(base, url, 5000, 0);
+    redisContext *c = redisConnectUnix(srv.sock);
+    assert_non_null(c);
+    const char *scope = "drill/e/ob/r1";
+    const char *stream = "bv:{drill/e/ob/r1}:outbox";
+    static const char fire[] = "{\"id\":\"A\",\"state\":\"firing\",\n \"title\":\"Dr\xc3\xa4ngen "
+                               "bij \\\"de brug\\\"\\n\",\"posts\":[1,2]}";
+    static const char resolved[] = "{\"id\":\"A\",\"state\":\"resolved\"}";
+    bv_claim_outbox ob1 = {
+        .key = "A/firing",
+        .alert = fire,
+        .alert_len = sizeof fire - 1,
+        .targets = "ops-slack\noc-sms\n",
+        .at_ms = T0,
+        .deadline_ms = T0 + 600000,
+        .retention_ms = 3600000,
+        .owner = "proc-1",
+        .lease_ms = 5000,
+    };
+    got g;
+    /* a fresh win: one entry, and the lease held by the owner named */
+    claim_wait(base, p1, scope, "A", BV_CLAIM_FIRE, &ob1, &g);
+    assert_int_equal(g.won, 1);
+    assert_int_equal(redis_int(c, "XLEN %s", stream), 1);
+    expect_entry(c, stream, 0, "A/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
+                 sizeof fire - 1);
+    expect_str(c, "bv:{drill/e/ob/r1}:lease:A/firing", "proc-1");
+    long long ttl = redis_int(c, "PTTL %s", "bv:{drill/e/ob/r1}:lease:A/firing");
+    assert_true(ttl > 0 && ttl <= 5000);
+    ttl = redis_int(c, "PTTL %s", stream);
+    assert_true(ttl > 3600000 - 60000 && ttl <= 3600000);
+    /* the winner asking again wins again, and writes no second entry */
+    claim_wait(base, p1, scope, "A", BV_CLAIM_FIRE, &ob1, &g);
+    assert_int_equal(g.won, 1);
+    assert_int_equal(redis_int(c, "XLEN %s", stream), 1);
+    /* another process loses: nothing of its own is written */
+    bv_claim_outbox ob2 = ob1;
+    ob2.key = "B/firing";
+    ob2.owner = "proc-2";
+    claim_wait(base, p2, scope, "B", BV_CLAIM_FIRE, &ob2, &g);
+    assert_int_equal(g.won, 0);
+    assert_string_equal(g.winner, "A");
+    assert_int_equal(redis_int(c, "XLEN %s", stream), 1);
+    assert_int_equal(redis_int(c, "EXISTS %s", "bv:{drill/e/ob/r1}:lease:B/firing"), 0);
+    expect_str(c, "bv:{drill/e/ob/r1}:lease:A/firing", "proc-1");
+    /* the resolution, won by the process that adopted the episode: its own entry and lease */
+    bv_claim_outbox ob3 = {
+        .key = "A/resolved",
+        .alert = resolved,
+        .alert_len = sizeof resolved - 1,
+        .targets = "ops-slack\n",
+        .at_ms = T0 + MIN,
+        .deadline_ms = T0 + 11 * MIN,
+        .retention_ms = 3600000,
+        .owner = "proc-2",
+        .lease_ms = 5000,
+    };
+    claim_wait(base, p2, scope, "A", BV_CLAIM_RESOLVE, &ob3, &g);
+    assert_int_equal(g.won, 1);
+    assert_int_equal(redis_int(c, "XLEN %s", stream), 2);
+    expect_entry(c, stream, 0, "A/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
+                 sizeof fire - 1);
+    expect_entry(c, stream, 1, "A/resolved", T0 + MIN, T0 + 11 * MIN, "ops-slack\n", resolved,
+                 sizeof resolved - 1);
+    expect_str(c, "bv:{drill/e/ob/r1}:lease:A/resolved", "proc-2");
+    /* repeated by its winner: won, nothing written; lost by the other: nothing written */
+    claim_wait(base, p2, scope, "A", BV_CLAIM_RESOLVE, &ob3, &g);
+    assert_int_equal(g.won, 1);
+    bv_claim_outbox ob4 = ob3;
+    ob4.owner = "proc-1";
+    claim_wait(base, p1, scope, "A", BV_CLAIM_RESOLVE, &ob4, &g);
+    assert_int_equal(g.won, 0);
+    assert_int_equal(redis_int(c, "XLEN %s", stream), 2);
+    expect_str(c, "bv:{drill/e/ob/r1}:lease:A/resolved", "proc-2");
+    /* the next episode: a fresh win again */
+    bv_claim_outbox ob5 = ob1;
+    ob5.key = "N/firing";
+    claim_wait(base, p1, scope, "N", BV_CLAIM_FIRE, &ob5, &g);
+    assert_int_equal(g.won, 1);
+    assert_int_equal(redis_int(c, "XLEN %s", stream), 3);
+    expect_entry(c, stream, 2, "N/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
+                 sizeof fire - 1);
+    expect_str(c, "bv:{drill/e/ob/r1}:lease:N/firing", "proc-1");
+    /* Redis forgot the scripts: the claim is sent again after loading them, entry and all */
+    redisReply *r = redisCommand(c, "SCRIPT FLUSH");
+    freeReplyObject(r);
+    ob5.key = "F/firing";
+    claim_wait(base, p2, "drill/e/ob/r3", "F", BV_CLAIM_FIRE, &ob5, &g);
+    assert_int_equal(g.won, 1);
+    assert_int_equal(redis_int(c, "XLEN %s", "bv:{drill/e/ob/r3}:outbox"), 1);
+    expect_str(c, "bv:{drill/e/ob/r3}:lease:F/firing", "proc-1");
+    /* a claim without an entry writes no stream and no lease */
+    memset(&g, 0, sizeof g);
+    bv_store_claim(p1, "drill/e/ob/r2", "P", BV_CLAIM_FIRE, 60000, claim_cb, &g);
+    run_until(base, &g.calls);
+    assert_int_equal(g.won, 1);
+    memset(&g, 0, sizeof g);
+    bv_store_claim(p1, "drill/e/ob/r2", "P", BV_CLAIM_RESOLVE, 60000, claim_cb, &g);
+    run_until(base, &g.calls);
+    assert_int_equal(g.won, 1);
+    assert_int_equal(redis_int(c, "EXISTS %s", "bv:{drill/e/ob/r2}:outbox"), 0);
+    r = redisCommand(c, "KEYS %s", "bv:{drill/e/ob/r2}:lease:*");
+    assert_non_null(r);
+    assert_int_equal(r->elements, 0);
+    freeReplyObject(r);
+    redisFree(c);
+    bv_store_free(p1);
+    bv_store_free(p2);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_silent_server),
         cmocka_unit_test(test_outage_longer_than_window),
         cmocka_unit_test(test_hold_then_decide_late),
+        cmocka_unit_test(test_claim_outbox_entry),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
