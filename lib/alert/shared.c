@@ -30,6 +30,10 @@ static const char MARK_LUA[] = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\n"
 
 /* KEYS: stream, lease. ARGV: key, at, deadline, targets, alert, retention, owner, lease. */
 static const char PUT_LUA[] =
+    "if redis.call('GET', KEYS[2]) == ARGV[7] then\n"
+    "  redis.call('PEXPIRE', KEYS[2], ARGV[8])\n" /* sent again after a lost reply: done */
+    "  return 1\n"
+    "end\n"
     "redis.call('XADD', KEYS[1], '*', 'key', ARGV[1], 'at', ARGV[2], 'deadline', ARGV[3],\n"
     "           'targets', ARGV[4], 'alert', ARGV[5])\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[6])\n"
@@ -214,6 +218,12 @@ static void on_write(redisAsyncContext *ac, void *reply, void *priv)
     if (rep->type == REDIS_REPLY_ERROR) {
         r->st.errors++;
         bv_log(BV_LOG_ERROR, "outbox", "redis refused an outbox write: %.200s", rep->str);
+    } else if (rep->type == REDIS_REPLY_INTEGER && rep->integer == 0 && c->argc > 3 &&
+               strcmp(c->argv[1], RENEW_LUA) == 0) {
+        /* another process took the lease (this one was cut off for longer than it): both may
+         * deliver now, under the same keys */
+        r->st.errors++;
+        bv_log(BV_LOG_WARN, "outbox", "the lease %.300s went to another process", c->argv[3]);
     }
     for (wcmd **pp = &r->head; *pp; pp = &(*pp)->next) {
         if (*pp == c) {

@@ -84,7 +84,7 @@ typedef struct bv_shared bv_shared;
 bv_shared *bv_shared_new(struct event_base *base, const bv_shared_opts *o,
                          bv_outbox_found_cb *found, void *arg, char *err, size_t errlen);
 void bv_shared_free(bv_shared *r);
-/* The argument `found` gets (when it is made after this module). */
+/* Sets the argument passed to `found` (when that is made after this module). */
 void bv_shared_set_arg(bv_shared *r, void *arg);
 
 /* An entry this process delivers (the claim gave it its lease): renewed until released. */

@@ -6,7 +6,8 @@
      requests and drops repeated alert keys, to a real SMTP server (python3-aiosmtpd, STARTTLS
      with a throwaway CA, AUTH) and to Debian's prometheus-alertmanager;
   2. crash and resume: a receiver that holds its second request open, blikveld SIGKILLed while
-     it waits, then `outbox --drill - --flush`: nothing lost, nothing accepted twice; and
+     it waits, then `outbox --drill - --flush`, or the same replay restarted: nothing lost,
+     nothing accepted twice; and
      `outbox --flush` refusing while a `run` holds the live outbox;
   3. `blikveld run` fed by the fake Mastodon (fake_platforms.py): an acknowledged alert does not
      escalate, the other does, a silenced rule's alert is printed but sent to nobody, heartbeats
@@ -494,17 +495,20 @@ def drill_to_real_peers(expected):
 
 # ---- 2. crash and resume ----
 
-def crash_and_resume(expected):
+def crash_and_resume(expected, resume="flush"):
+    """resume "flush": `outbox --flush` delivers what the killed process left; "restart": the
+    same `replay --deliver` started again resumes it (its alerts' keys are in the outbox)."""
     # police takes each message's keys, then holds its second request open; the mayor's
     # receiver is down (503) until the crash, so all of its deliveries are still pending then
-    police = Receiver("police-hold", hold=2)
-    mayor = Receiver("mayor-crash", fail_first=1 << 30)
-    state = os.path.join(T, "state-crash")
-    cfg = os.path.join(T, "crash.yaml")
+    police = Receiver("police-hold-" + resume, hold=2)
+    mayor = Receiver("mayor-crash-" + resume, fail_first=1 << 30)
+    state = os.path.join(T, "state-crash-" + resume)
+    cfg = os.path.join(T, "crash-%s.yaml" % resume)
     # a long group wait: the alerts that follow the first go in one message when the replay
     # has read everything (all of them in the outbox by then): that is request 2
     drill_config(cfg, state, police.url, mayor.url, grouping="20s")
-    out, err = os.path.join(T, "crash.out"), os.path.join(T, "crash.err")
+    out = os.path.join(T, "crash-%s.out" % resume)
+    err = os.path.join(T, "crash-%s.err" % resume)
     LOGS.append(err)
     rp = spawn([BIN, "replay", "--config", cfg, "--deliver", os.path.join(FIX, "drill.ndjson")],
                open(out, "w"), open(err, "w"))
@@ -528,18 +532,28 @@ def crash_and_resume(expected):
     rc, lst, lerr = blikveld("outbox", "--config", cfg, "--drill", "-", name="crash-list1")
     check("crash: `outbox --drill -` lists the pending deliveries after the crash (exit 1)",
           rc == 1 and "pending" in lst, "rc=%s\n%s%s" % (rc, lst, lerr))
-    rc, fout, ferr = blikveld("outbox", "--config", cfg, "--drill", "-", "--flush",
-                              name="crash-flush")
-    check("crash: `outbox --drill - --flush` delivers what was pending, exit 0",
-          rc == 0 and "0 failed, 0 still pending" in fout, "rc=%s\n%s%s" % (rc, fout, ferr))
-    check("crash: every alert key accepted exactly once by the receiver that drops repeats",
+    if resume == "flush":
+        rc, fout, ferr = blikveld("outbox", "--config", cfg, "--drill", "-", "--flush",
+                                  name="crash-flush")
+        check("crash: `outbox --drill - --flush` delivers what was pending, exit 0",
+              rc == 0 and "0 failed, 0 still pending" in fout, "rc=%s\n%s%s" % (rc, fout, ferr))
+    else:
+        rc, fout, ferr = blikveld("replay", "--config", cfg, "--deliver",
+                                  os.path.join(FIX, "drill.ndjson"), name="crash-restart")
+        check("crash: the same `replay --deliver` restarted resumes what was pending and sends "
+              "nothing twice, exit 0",
+              rc == 0 and "resumed" in ferr and "0 FAILED, 0 pending" in ferr,
+              "rc=%s\n%s" % (rc, ferr))
+    check("crash (%s): every alert key accepted exactly once by the receiver that drops repeats"
+          % resume,
           sorted(police.accepted) == want and all(v == 1 for v in police.accepted.values()),
           "accepted %s want %s" % (dict(police.accepted), want))
     check("crash: the held request's alerts came again and were dropped by key (%d dropped)"
           % sum(police.dups.values()),
           held_keys and all(police.dups[k] >= 1 for k in held_keys),
           "held %s dups %s" % (held_keys, dict(police.dups)))
-    check("crash: none lost: the receiver that was down until the crash got every key, once",
+    check("crash (%s): none lost: the receiver that was down until the crash got every key, once"
+          % resume,
           sorted(mayor.accepted) == want and not mayor.dups,
           "refused %d before the crash; accepted %s dups %s" % (
               mayor_refused, dict(mayor.accepted), dict(mayor.dups)))
@@ -827,7 +841,8 @@ def main():
     drill_to_real_peers(expected)
     t1 = time.monotonic() - t
     t = time.monotonic()
-    crash_and_resume(expected)
+    crash_and_resume(expected, "flush")
+    crash_and_resume(expected, "restart")
     t2 = time.monotonic() - t
     t = time.monotonic()
     live()
