@@ -607,6 +607,27 @@ int bv_cmd_wait(struct event_base *base, int (*done)(void *arg), void *arg, int6
     return ok ? 0 : -1;
 }
 
+int bv_cmd_shared_connected(void *sh)
+{
+    return bv_shared_ready(sh);
+}
+
+int bv_cmd_shared_written(void *sh)
+{
+    return bv_shared_pending(sh) == 0;
+}
+
+int bv_cmd_shared_record(bv_shared *sh, struct event_base *base, const bv_buf *control,
+                         const bv_audit_rec *r)
+{
+    bv_buf line = BV_BUF_INIT;
+    int ok = control->p && bv_shared_control_append(sh, control->p, control->len) == BV_OK &&
+             bv_audit_format(r, &line) == BV_OK &&
+             bv_shared_audit_append(sh, line.p, line.len) == BV_OK;
+    bv_buf_free(&line);
+    return ok && bv_cmd_wait(base, bv_cmd_shared_written, sh, 10000) == 0 ? 0 : -1;
+}
+
 bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
                                bv_outbox_found_cb *found, void *arg, const char *cmd)
 {

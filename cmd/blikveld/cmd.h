@@ -120,10 +120,10 @@ typedef struct bv_cmd_alerting {
     bv_escalation *esc;
     size_t nesc;
     char *out_dir, *audit_dir, *control_dir;
-    int busy; /* open failed: another process holds the outbox */
-    bv_outbox *spool;              /* with Redis: the state dir's spool, held for its lock */
-    bv_shared *redis;              /* with Redis: the outbox there */
-    char owner[40];                /* this process as lease holder (kept in the state dir) */
+    int busy;         /* open failed: another process holds the outbox */
+    bv_outbox *spool; /* with Redis: the state dir's spool, held for its lock */
+    bv_shared *redis; /* with Redis: the outbox there */
+    char owner[40];   /* this process as lease holder (kept in the state dir) */
 } bv_cmd_alerting;
 typedef struct bv_cmd_alerting_open_args {
     const char *cmd, *config; /* for messages */
@@ -184,7 +184,15 @@ int bv_cmd_admin_redis(bv_cmd_admin *ad, const char *cmd);
 /* A connection to what the event shares in Redis, for a command that reads or appends once:
  * lists the outbox of namespace ns into found (NULL: reads no outbox). NULL after printing why. */
 bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
-                                      bv_outbox_found_cb *found, void *arg, const char *cmd);
+                               bv_outbox_found_cb *found, void *arg, const char *cmd);
+/* Conditions for bv_cmd_wait, arg a bv_shared: connected; every write answered. */
+int bv_cmd_shared_connected(void *sh);
+int bv_cmd_shared_written(void *sh);
+/* Appends a control record (one line) and its audit record to Redis and waits until Redis has
+ * them (10 s at most). 0 or -1. */
+struct bv_audit_rec;
+int bv_cmd_shared_record(bv_shared *sh, struct event_base *base, const bv_buf *control,
+                         const struct bv_audit_rec *r);
 /* Runs the loop until done(arg) or ms pass: 0, or -1 on timeout. */
 int bv_cmd_wait(struct event_base *base, int (*done)(void *arg), void *arg, int64_t ms);
 

@@ -84,11 +84,6 @@ static int scanned(void *arg)
     return st.scans_done >= 1;
 }
 
-static int written(void *arg)
-{
-    return bv_shared_pending(arg) == 0;
-}
-
 /* Looks for alerts whose id starts with prefix in one spool. */
 static void search(const char *dir, const char *ns, const char *prefix, found *f)
 {
@@ -241,12 +236,9 @@ int bv_cmd_ack(int argc, char **argv)
         /* every process of the event reads acks from Redis */
         bv_buf line = BV_BUF_INIT;
         bv_control_format_ack(f.id, by, now, &line);
-        int ok = line.p && bv_shared_control_append(sh, line.p, line.len) == BV_OK;
-        bv_buf_reset(&line);
-        ok = ok && bv_audit_format(&r, &line) == BV_OK &&
-             bv_shared_audit_append(sh, line.p, line.len) == BV_OK;
+        int bad = bv_cmd_shared_record(sh, base, &line, &r) != 0;
         bv_buf_free(&line);
-        if (!ok || bv_cmd_wait(base, written, sh, 10000) != 0) {
+        if (bad) {
             fprintf(stderr, "blikveld ack: redis did not take the acknowledgement\n");
             goto done;
         }

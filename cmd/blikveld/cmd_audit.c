@@ -47,11 +47,6 @@ static int read_done(void *arg)
     return ((redis_read *)arg)->done;
 }
 
-static int connected(void *arg)
-{
-    return bv_shared_ready(arg);
-}
-
 /* With Redis: the record every process of the event wrote there. */
 static int export_redis(bv_cmd_admin *ad, int text)
 {
@@ -62,7 +57,7 @@ static int export_redis(bv_cmd_admin *ad, int text)
     if (sh == NULL) {
         goto out;
     }
-    if (bv_cmd_wait(base, connected, sh, 10000) != 0 ||
+    if (bv_cmd_wait(base, bv_cmd_shared_connected, sh, 10000) != 0 ||
         bv_shared_read(sh, "audit", on_audit, &rr) != 0 ||
         bv_cmd_wait(base, read_done, &rr, 10000) != 0 || rr.failed) {
         fprintf(stderr, "blikveld audit: redis: the audit log could not be read\n");

@@ -100,22 +100,7 @@ static void on_listed(void *arg, const bv_outbox_found *f)
         e == NULL || !fresh) {
         return;
     }
-    for (size_t k = 0; k < f->ntargets; k++) {
-        const char *o = f->outcomes[k];
-        if (o == NULL) {
-            continue;
-        }
-        unsigned attempts = 0;
-        long long at = 0;
-        int failed = strncmp(o, "failed ", 7) == 0;
-        const char *rest = o + (failed ? 7 : strncmp(o, "delivered ", 10) == 0 ? 10 : 0);
-        int used = 0;
-        if (sscanf(rest, "%u %lld %n", &attempts, &at, &used) < 2) {
-            used = (int)strlen(rest);
-        }
-        bv_outbox_mark(ob, e, k, failed ? BV_OUT_FAILED : BV_OUT_DELIVERED, attempts,
-                       failed ? rest + used : NULL, at);
-    }
+    bv_shared_apply_outcomes(ob, e, f);
 }
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)

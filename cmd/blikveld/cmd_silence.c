@@ -83,21 +83,11 @@ static int read_done(void *arg)
     return ((redis_read *)arg)->done;
 }
 
-static int connected(void *arg)
-{
-    return bv_shared_ready(arg);
-}
-
-static int written(void *arg)
-{
-    return bv_shared_pending(arg) == 0;
-}
-
 /* With Redis: the control records there, fed to ctrl. 0 or -1 (said why). */
 static int read_redis(bv_shared *sh, struct event_base *base, bv_control *ctrl)
 {
     redis_read rr = {.ctrl = ctrl};
-    if (bv_cmd_wait(base, connected, sh, 10000) != 0 ||
+    if (bv_cmd_wait(base, bv_cmd_shared_connected, sh, 10000) != 0 ||
         bv_shared_read(sh, "control", on_control, &rr) != 0 ||
         bv_cmd_wait(base, read_done, &rr, 10000) != 0 || rr.failed) {
         fprintf(stderr, "blikveld silence: redis: the silences could not be read\n");
@@ -245,12 +235,9 @@ int bv_cmd_silence(int argc, char **argv)
         /* every process of the event reads silences from Redis */
         bv_buf line = BV_BUF_INIT;
         bv_control_format_silence(rule, until, by, reason, now, &line);
-        int ok = line.p && bv_shared_control_append(sh, line.p, line.len) == BV_OK;
-        bv_buf_reset(&line);
-        ok = ok && bv_audit_format(&r, &line) == BV_OK &&
-             bv_shared_audit_append(sh, line.p, line.len) == BV_OK;
+        int bad = bv_cmd_shared_record(sh, base, &line, &r) != 0;
         bv_buf_free(&line);
-        if (!ok || bv_cmd_wait(base, written, sh, 10000) != 0) {
+        if (bad) {
             fprintf(stderr, "blikveld silence: redis did not take the silence\n");
             goto done;
         }

@@ -66,9 +66,9 @@ void bv_alert_free(bv_alert *a)
 const char *bv_alert_key(const bv_alert *a, int escalated, char out[BV_ALERT_KEY_LEN])
 {
     snprintf(out, BV_ALERT_KEY_LEN, "%s/%s", a->id,
-             escalated                        ? "escalated"
+             escalated                       ? "escalated"
              : a->state == BV_ALERT_RESOLVED ? "resolved"
-                                              : "firing");
+                                             : "firing");
     return out;
 }
 

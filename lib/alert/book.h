@@ -25,10 +25,10 @@ typedef void bv_book_emit_cb(void *arg, const bv_alert *a);
 typedef int bv_book_outbox_cb(void *arg, const bv_alert *a, bv_claim_outbox *ob, bv_buf *scratch);
 
 typedef struct bv_book_opts {
-    const char *event; /* the event's name, shown in alerts */
+    const char *event;    /* the event's name, shown in alerts */
     const char *ns;       /* namespace of ids: "live/EVENT" or "drill/EVENT" */
     const char *claim_ns; /* namespace of claims in the store (default ns): a drill run's own */
-    int drill;         /* alerts are drills */
+    int drill;            /* alerts are drills */
     bv_book_outbox_cb *outbox; /* NULL: claims write no outbox entry */
     void *outbox_arg;
 } bv_book_opts;

@@ -650,8 +650,8 @@ static void esc_fire(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (d->o.shared && fresh &&
-        bv_shared_put(d->o.shared, rule, key, fe->alert, fe->alert_len, e->at_ms,
-                            e->deadline_ms, ids, n) != BV_OK) {
+        bv_shared_put(d->o.shared, rule, key, fe->alert, fe->alert_len, e->at_ms, e->deadline_ms,
+                      ids, n) != BV_OK) {
         d->st.outbox_errors++;
     }
     d->st.escalated++;
@@ -778,7 +778,7 @@ static void shared_mark(bv_dispatch *d, bv_out_entry *e, size_t i)
     entry_rule_id(e, rule, sizeof rule);
     const bv_out_target *t = &e->targets[i];
     bv_shared_mark(d->o.shared, rule, e->key, t->id, t->status == BV_OUT_FAILED, t->attempts,
-                         t->done_ms, t->reason);
+                   t->done_ms, t->reason);
     if (e->npending == 0) {
         bv_shared_release(d->o.shared, rule, e->key);
     }
@@ -866,8 +866,8 @@ int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a)
         /* the claim wrote the entry and its lease in Redis; without one (the store could not
          * claim, or a health alert), it is written now */
         int src = a->in_outbox ? bv_shared_hold(d->o.shared, a->rule->id, key)
-                               : bv_shared_put(d->o.shared, a->rule->id, key, json.p,
-                                                     json.len, e->at_ms, e->deadline_ms, ids, n);
+                               : bv_shared_put(d->o.shared, a->rule->id, key, json.p, json.len,
+                                               e->at_ms, e->deadline_ms, ids, n);
         if (src != BV_OK) {
             d->st.outbox_errors++;
         }
@@ -910,22 +910,7 @@ void bv_dispatch_found(void *arg, const bv_outbox_found *f)
         return;
     }
     int64_t t = now(d);
-    for (size_t k = 0; k < e->ntargets; k++) {
-        const char *o = f->outcomes[k];
-        if (o == NULL) {
-            continue;
-        }
-        unsigned attempts = 0;
-        long long at = 0;
-        int failed = strncmp(o, "failed ", 7) == 0;
-        const char *rest = o + (failed ? 7 : strncmp(o, "delivered ", 10) == 0 ? 10 : 0);
-        int used = 0;
-        if (sscanf(rest, "%u %lld %n", &attempts, &at, &used) < 2) {
-            used = (int)strlen(rest);
-        }
-        bv_outbox_mark(d->o.outbox, e, k, failed ? BV_OUT_FAILED : BV_OUT_DELIVERED, attempts,
-                       failed ? rest + used : NULL, at);
-    }
+    bv_shared_apply_outcomes(d->o.outbox, e, f);
     char id[33];
     key_id(e->key, id);
     bv_log(BV_LOG_INFO, "outbox", "taking over %s: %zu deliveries pending", e->key, e->npending);

@@ -185,29 +185,13 @@ static void mark_record(bv_buf *b, const bv_out_entry *e, const bv_out_target *t
  * joins the next record. 0 or -1. */
 static int append_record(int fd, const char *p, size_t n);
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int append_record(int fd, const char *p, size_t n)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         return -1;
     }
-    if (write_all(fd, p, n) != 0) {
+    if (bv_file_write_all(fd, p, n) != 0) {
         int e = errno;
         if (ftruncate(fd, st.st_size) != 0) {
             /* nothing more to do: the next open skips the torn line */
@@ -373,7 +357,7 @@ static int compact(bv_outbox *ob, int64_t now, int64_t retention)
     snprintf(tmp, tl, "%s.tmp", ob->path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = BV_EIO;
-    if (fd >= 0 && write_all(fd, b.p ? b.p : "", b.len) == 0 && fdatasync(fd) == 0 &&
+    if (fd >= 0 && bv_file_write_all(fd, b.p ? b.p : "", b.len) == 0 && fdatasync(fd) == 0 &&
         rename(tmp, ob->path) == 0) {
         rc = BV_OK;
     }

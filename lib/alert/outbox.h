@@ -37,8 +37,8 @@ typedef struct bv_out_target {
 } bv_out_target;
 
 typedef struct bv_out_entry {
-    char *key;        /* "ID/firing", "ID/resolved", "ID/escalated" */
-    char *alert;      /* the alert's JSON (bv_alert_format_json) */
+    char *key;   /* "ID/firing", "ID/resolved", "ID/escalated" */
+    char *alert; /* the alert's JSON (bv_alert_format_json) */
     size_t alert_len;
     int64_t at_ms;       /* when it was put */
     int64_t deadline_ms; /* deliveries not done by then fail */

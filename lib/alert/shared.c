@@ -1056,6 +1056,45 @@ void bv_shared_free(bv_shared *r)
     free(r);
 }
 
+int bv_shared_outcome(const char *o, bv_out_status *st, unsigned *attempts, int64_t *at_ms,
+                      const char **reason)
+{
+    int failed = strncmp(o, "failed ", 7) == 0;
+    if (!failed && strncmp(o, "delivered ", 10) != 0) {
+        return -1;
+    }
+    const char *rest = o + (failed ? 7 : 10);
+    unsigned a = 0;
+    long long at = 0;
+    int used = 0;
+    if (sscanf(rest, "%u %lld%n", &a, &at, &used) < 2) {
+        return -1;
+    }
+    rest += used;
+    while (*rest == ' ') {
+        rest++;
+    }
+    *st = failed ? BV_OUT_FAILED : BV_OUT_DELIVERED;
+    *attempts = a;
+    *at_ms = at;
+    *reason = failed ? rest : NULL;
+    return 0;
+}
+
+void bv_shared_apply_outcomes(bv_outbox *ob, bv_out_entry *e, const bv_outbox_found *f)
+{
+    for (size_t k = 0; k < f->ntargets && k < e->ntargets; k++) {
+        bv_out_status st;
+        unsigned attempts;
+        int64_t at;
+        const char *reason;
+        if (f->outcomes[k] &&
+            bv_shared_outcome(f->outcomes[k], &st, &attempts, &at, &reason) == 0) {
+            bv_outbox_mark(ob, e, k, st, attempts, reason, at);
+        }
+    }
+}
+
 int bv_shared_ready(const bv_shared *r)
 {
     return bv_redis_router_ready(r->conn);

@@ -31,6 +31,7 @@
 #ifndef BV_ALERT_SHARED_H
 #define BV_ALERT_SHARED_H
 
+#include "alert/outbox.h"
 #include "net/redis_url.h"
 
 #include <stddef.h>
@@ -66,15 +67,21 @@ typedef struct bv_outbox_found {
     size_t ntargets;
 } bv_outbox_found;
 typedef void bv_outbox_found_cb(void *arg, const bv_outbox_found *f);
+/* An outcome of bv_outbox_found ("delivered N AT", "failed N AT REASON") read back: 0, or -1
+ * for anything else. *reason points into o (failed) or is NULL. */
+int bv_shared_outcome(const char *o, bv_out_status *st, unsigned *attempts, int64_t *at_ms,
+                      const char **reason);
+/* Records f's outcomes on e (the entry put from f into a memory outbox, same targets). */
+void bv_shared_apply_outcomes(bv_outbox *ob, bv_out_entry *e, const bv_outbox_found *f);
 
 typedef struct bv_shared_stats {
     const char *state; /* "connected", "connecting", "down" */
     uint64_t scans, found, writes, queued, errors;
-    uint64_t scans_done;  /* scans that got every answer */
+    uint64_t scans_done;    /* scans that got every answer */
     uint64_t control_reads; /* reads of the control list answered (the first: acks and
                                silences known) */
-    size_t other_pending; /* in the last scan done: entries with targets pending that another
-                             process holds the lease of */
+    size_t other_pending;   /* in the last scan done: entries with targets pending that another
+                               process holds the lease of */
     size_t held;
 } bv_shared_stats;
 

@@ -118,14 +118,14 @@ typedef struct bv_telegram_conf {
 } bv_telegram_conf;
 
 typedef struct bv_target_conf {
-    char *webhook;          /* URL */
-    bv_strmap headers_env;  /* webhook: header name -> environment variable holding its value */
-    char *format;           /* webhook: "blikveld" (default) or "alertmanager" */
-    bv_strlist email;       /* addresses; the smtp section says how */
+    char *webhook;         /* URL */
+    bv_strmap headers_env; /* webhook: header name -> environment variable holding its value */
+    char *format;          /* webhook: "blikveld" (default) or "alertmanager" */
+    bv_strlist email;      /* addresses; the smtp section says how */
     bv_sms_conf sms;
     bv_telegram_conf telegram;
-    char *slack; /* incoming-webhook URL (Slack or Mattermost) */
-    char *file;  /* a file alerts are appended to as JSON lines */
+    char *slack;        /* incoming-webhook URL (Slack or Mattermost) */
+    char *file;         /* a file alerts are appended to as JSON lines */
     char *min_severity; /* info (default), warning or critical: lower alerts skip this target */
 } bv_target_conf;
 extern const bv_option bv_target_table[]; /* keys of one target */
@@ -169,8 +169,7 @@ static inline bv_sink_result bv_sink_emit(bv_sink *s, const bv_alert *a)
     }
     return r;
 }
-static inline int bv_sink_deliver(bv_sink *s, const bv_message *m, bv_sink_done_cb *done,
-                                  void *arg)
+static inline int bv_sink_deliver(bv_sink *s, const bv_message *m, bv_sink_done_cb *done, void *arg)
 {
     return s->ops->deliver(s, m, done, arg);
 }

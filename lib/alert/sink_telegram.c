@@ -31,41 +31,12 @@ typedef struct telegram_sink {
     char *chat_id;
 } telegram_sink;
 
-/* 1 when s[0..len) looks like JSON yajl may take without harm: nesting at most REPLY_MAX_DEPTH
- * and no NUL or '/' (a comment, which yajl allows) outside strings. */
-static int json_shape_ok(const char *s, size_t len)
-{
-    unsigned depth = 0;
-    int in_str = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (in_str) {
-            if (c == '\\') {
-                i++;
-            } else if (c == '"') {
-                in_str = 0;
-            }
-        } else if (c == '"') {
-            in_str = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > REPLY_MAX_DEPTH) {
-                return 0;
-            }
-        } else if (c == '}' || c == ']') {
-            depth = depth ? depth - 1 : 0;
-        } else if (c == '\0' || c == '/') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 bv_sink_result bv_telegram_reply_classify(long status, const char *body, size_t len,
                                           const char *token, char *reason, size_t reasonlen)
 {
     bv_sink_result r = bv_http_classify(status);
     bv_http_status_reason(status, reason, reasonlen);
-    if (len == 0 || len > BV_HTTP_BODY_MAX || !json_shape_ok(body, len)) {
+    if (len == 0 || len > BV_HTTP_BODY_MAX || !bv_json_depth_ok(body, len, REPLY_MAX_DEPTH)) {
         return r;
     }
     char *copy = malloc(len + 1);

@@ -141,6 +141,8 @@ int bv_json_depth_ok(const char *s, size_t n, unsigned max)
             }
         } else if ((c == ']' || c == '}') && depth > 0) {
             depth--;
+        } else if (c == '\0' || c == '/') {
+            return 0; /* never in JSON outside strings; yajl would read a comment */
         }
     }
     return 1;

@@ -26,8 +26,9 @@ int bv_buf_vprintf(bv_buf *b, const char *fmt, va_list ap);
 /* Appends s as the inside of a JSON string (escapes ", \, control chars; well-formed UTF-8
  * kept, each byte of an ill-formed sequence written as U+FFFD, so the result is valid JSON). */
 int bv_buf_json_str(bv_buf *b, const char *s, size_t n);
-/* 1 when the JSON text s[0..n) nests brackets (outside strings) at most max deep: checked
- * before a tree parser whose free recurses sees a line (yajl's would overflow the stack). */
+/* 1 when the JSON text s[0..n) nests brackets (outside strings) at most max deep and holds no
+ * NUL or '/' outside strings: checked before a tree parser whose free recurses sees a line
+ * (yajl's would overflow the stack; it would also take comments). */
 int bv_json_depth_ok(const char *s, size_t n, unsigned max);
 void bv_buf_reset(bv_buf *b);             /* len = 0, keeps memory */
 void bv_buf_consume(bv_buf *b, size_t n); /* drops the first n bytes */

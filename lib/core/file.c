@@ -122,8 +122,9 @@ static int lock_open(const char *path)
     return fd;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int bv_file_write_all(int fd, const void *data, size_t n)
 {
+    const char *p = data;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
@@ -148,7 +149,7 @@ int bv_file_append_locked(const char *path, const char *data, size_t len, int sy
     int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0) {
-        if (write_all(fd, data, len) == 0 && (!sync || fdatasync(fd) == 0)) {
+        if (bv_file_write_all(fd, data, len) == 0 && (!sync || fdatasync(fd) == 0)) {
             rc = 0;
         } else {
             /* cut back a partial line (we hold the lock), so it never joins the next one */
@@ -205,7 +206,7 @@ int bv_file_rewrite_locked(const char *path, size_t max, int (*keep)(void *arg, 
         size_t n = (size_t)(nl - (text + off));
         if (keep(arg, text + off)) {
             text[off + n] = '\n';
-            if (write_all(fd, text + off, n + 1) != 0) {
+            if (bv_file_write_all(fd, text + off, n + 1) != 0) {
                 err = errno;
                 goto out;
             }

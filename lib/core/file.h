@@ -17,6 +17,9 @@ int bv_file_read(const char *path, size_t max, char **out, size_t *len, int *err
  * else, ENAMETOOLONG, ENOMEM, or what mkdir said). */
 int bv_file_mkdirs(const char *dir);
 
+/* Writes p[0..n) to fd whole (a short write goes on; EINTR is retried). 0, or -1 with errno. */
+int bv_file_write_all(int fd, const void *p, size_t n);
+
 /* Shared JSON-lines files that several processes append to (the audit log, acks and silences):
  * appends and rewrites take an exclusive flock on PATH.lock, so a rewrite never loses a line
  * another process appends meanwhile. */

@@ -49,8 +49,8 @@ typedef enum { BV_CLAIM_FIRE, BV_CLAIM_RESOLVE } bv_claim_kind;
  * says which process delivers it. Borrowed for the call; the store copies it. The memory store
  * ignores it (one process keeps its outbox in a file). */
 typedef struct bv_claim_outbox {
-    const char *key;    /* the delivery key: "ID/firing", "ID/resolved" */
-    const char *alert;  /* the alert's JSON */
+    const char *key;   /* the delivery key: "ID/firing", "ID/resolved" */
+    const char *alert; /* the alert's JSON */
     size_t alert_len;
     const char *targets; /* target ids, each ending in "\n" ("" for none) */
     int64_t at_ms, deadline_ms;
@@ -66,17 +66,17 @@ typedef struct bv_store_stats {
     uint64_t reads, claims, adds;
     uint64_t dropped_old; /* adds for buckets older than the series keeps */
     /* shared stores only (zero for the memory store): */
-    const char *state;        /* "connected", "connecting", "down"; NULL when not shared */
-    uint64_t pending;         /* deltas (bucket counts, author entries) not yet acknowledged */
-    uint64_t pending_peak;    /* the most that were pending at once */
-    uint64_t dropped_pending; /* deltas dropped past the pending bound */
-    uint64_t reconnects;      /* connections made after the first */
-    uint64_t commands;        /* commands sent */
-    uint64_t flushes;         /* flush rounds acknowledged */
-    uint64_t errors;          /* failed connections, timeouts, error replies */
-    uint64_t waits;           /* times reads waited for other processes' counts */
-    int found_counts;         /* the store held counts of these series before this process */
-    size_t cluster_masters;   /* a Redis Cluster's masters (0: one server) */
+    const char *state;             /* "connected", "connecting", "down"; NULL when not shared */
+    uint64_t pending;              /* deltas (bucket counts, author entries) not yet acknowledged */
+    uint64_t pending_peak;         /* the most that were pending at once */
+    uint64_t dropped_pending;      /* deltas dropped past the pending bound */
+    uint64_t reconnects;           /* connections made after the first */
+    uint64_t commands;             /* commands sent */
+    uint64_t flushes;              /* flush rounds acknowledged */
+    uint64_t errors;               /* failed connections, timeouts, error replies */
+    uint64_t waits;                /* times reads waited for other processes' counts */
+    int found_counts;              /* the store held counts of these series before this process */
+    size_t cluster_masters;        /* a Redis Cluster's masters (0: one server) */
     uint64_t moved, ask, tryagain; /* cluster redirects followed */
     double flush_ms_last, flush_ms_max, flush_ms_avg; /* send to last reply of a round */
 } bv_store_stats;
@@ -136,8 +136,7 @@ static inline int bv_store_claim(bv_store *st, const char *scope, const char *id
  * again by its winner writes no second entry. */
 static inline int bv_store_claim_outbox(bv_store *st, const char *scope, const char *id,
                                         bv_claim_kind kind, int64_t ttl_ms,
-                                        const bv_claim_outbox *ob, bv_store_claim_cb *cb,
-                                        void *arg)
+                                        const bv_claim_outbox *ob, bv_store_claim_cb *cb, void *arg)
 {
     return st->ops->claim(st, scope, id, kind, ttl_ms, ob, cb, arg);
 }

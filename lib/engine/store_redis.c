@@ -183,7 +183,7 @@ struct rstore {
     char instance[17];
 
     bv_redis_router *conn; /* one server or a cluster (net/redis_cluster.h) */
-    bv_redis_cmd *cmd;      /* the router's command builder */
+    bv_redis_cmd *cmd;     /* the router's command builder */
     int down_logged;
     int64_t down_logged_ms;
     struct event *round_ev, *tick_ev, *answer_ev;
