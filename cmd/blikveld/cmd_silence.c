@@ -20,8 +20,8 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: blikveld silence RULE --for DURATION --reason TEXT --by NAME --config FILE\n"
-            "       blikveld silence RULE --lift --by NAME --config FILE\n"
+            "usage: blikveld silence RULE --for DURATION --reason TEXT [--by NAME] --config FILE\n"
+            "       blikveld silence RULE --lift [--by NAME] --config FILE\n"
             "       blikveld silence --list --config FILE\n\n"
             "Mutes a rule of the event: while the silence lasts its new alerts go to nobody\n"
             "(they are still printed by `run`, and kept in the outbox and the audit log as\n"
@@ -29,7 +29,7 @@ static void usage(FILE *out)
             "lift is recorded in the audit log with who and why.\n\n"
             "  -f, --for DURATION   how long: 30m, 2h, 1d (at most 30d)\n"
             "  -r, --reason TEXT    why (required with --for)\n"
-            "  -b, --by NAME        who (required with --for and --lift)\n"
+            "  -b, --by NAME        who (default: the login name, $USER or $LOGNAME)\n"
             "      --lift           end the rule's silence now\n"
             "  -l, --list           list the silences in force\n"
             "  -c, --config FILE    the event's config (rules, state_dir) (required)\n"
@@ -154,8 +154,9 @@ int bv_cmd_silence(int argc, char **argv)
         problem = "give one RULE";
     } else if (lift == (dur != NULL)) {
         problem = "give --for DURATION or --lift";
-    } else if (by == NULL || !*by || strlen(by) > 200) {
-        problem = "--by NAME is required (who silences), at most 200 bytes";
+    } else if ((by = by ? by : getenv("USER") ? getenv("USER") : getenv("LOGNAME")) == NULL ||
+               !*by || strlen(by) > 200) {
+        problem = "--by NAME is required (who silences: no $USER to take), at most 200 bytes";
     } else if (dur && (bv_duration_parse(dur, strlen(dur), &for_ms) != 0 || for_ms <= 0 ||
                        for_ms > SILENCE_MAX_MS)) {
         problem = "--for takes a duration from 1s to 30d: 30m, 2h, 1d";

@@ -67,6 +67,9 @@ struct esc_timer {
     size_t step;
     struct event *ev;
     esc_timer *prev, *next;
+    int checked;   /* with Redis: the episode's state there was asked for */
+    int checking;  /* its answer is due: esc_free leaves the struct to the answer */
+    int cancelled; /* freed while its answer was due */
 };
 
 typedef struct firing {
@@ -557,6 +560,11 @@ static void esc_free(esc_timer *x)
         x->next->prev = x->prev;
     }
     event_free(x->ev);
+    if (x->checking) {
+        x->cancelled = 1; /* the answer from Redis frees it */
+        x->prev = x->next = NULL;
+        return;
+    }
     free(x);
 }
 
@@ -608,6 +616,26 @@ static bv_severity entry_severity(const bv_out_entry *e, char *rule, size_t rule
     return s;
 }
 
+static void esc_fire(evutil_socket_t fd, short what, void *arg);
+
+/* The episode's state in Redis, asked for before an escalation. */
+static void esc_episode(void *arg, int state, const char *id)
+{
+    esc_timer *x = arg;
+    x->checking = 0;
+    if (x->cancelled) {
+        free(x);
+        return;
+    }
+    if ((state == 'R' && id && strcmp(id, x->id) == 0) ||
+        (state == 'F' && id && strcmp(id, x->id) != 0)) {
+        bv_log(BV_LOG_INFO, "escalate", "%s: resolved (by another process), not escalated", x->id);
+        esc_free(x);
+        return;
+    }
+    esc_fire(-1, 0, x); /* still firing here (or unknown: better once than never) */
+}
+
 static void esc_fire(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -636,6 +664,14 @@ static void esc_fire(evutil_socket_t fd, short what, void *arg)
     }
     char rule[128] = "";
     bv_severity sev = entry_severity(fe, rule, sizeof rule);
+    if (d->o.shared && !x->checked) {
+        /* another process may have sent its resolved notice: ask the episode's state */
+        x->checked = 1;
+        if (bv_shared_episode(d->o.shared, rule, esc_episode, x) == BV_OK) {
+            x->checking = 1;
+            return;
+        }
+    }
     const char *ids[256];
     size_t n = group_targets(d, s->notify, s->nnotify, sev, ids, 256);
     bv_out_entry *e = NULL;

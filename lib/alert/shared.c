@@ -1095,6 +1095,54 @@ void bv_shared_apply_outcomes(bv_outbox *ob, bv_out_entry *e, const bv_outbox_fo
     }
 }
 
+typedef struct ep_job {
+    bv_shared *r;
+    bv_shared_episode_cb *cb;
+    void *arg;
+} ep_job;
+
+static void on_episode(redisAsyncContext *ac, void *reply, void *priv)
+{
+    (void)ac;
+    ep_job *j = priv;
+    redisReply *rep = reply;
+    answered(j->r);
+    if (rep == NULL || (rep->type != REDIS_REPLY_STRING && rep->type != REDIS_REPLY_NIL)) {
+        j->cb(j->arg, -1, NULL);
+    } else if (rep->type == REDIS_REPLY_NIL || rep->len < 3 || rep->str[1] != ':') {
+        j->cb(j->arg, 0, NULL);
+    } else {
+        /* "F:INSTANCE:ID" */
+        const char *id = strchr(rep->str + 2, ':');
+        j->cb(j->arg, rep->str[0], id ? id + 1 : "");
+    }
+    free(j);
+}
+
+int bv_shared_episode(bv_shared *r, const char *rule, bv_shared_episode_cb *cb, void *arg)
+{
+    if (!bv_redis_router_ready(r->conn)) {
+        return BV_EAGAIN;
+    }
+    ep_job *j = calloc(1, sizeof *j);
+    if (j == NULL) {
+        return BV_ENOMEM;
+    }
+    j->r = r;
+    j->cb = cb;
+    j->arg = arg;
+    bv_redis_cmd *cmd = bv_redis_router_cmd(r->conn);
+    bv_redis_cmd_reset(cmd);
+    if (bv_redis_cmd_str(cmd, "GET") != 0 ||
+        bv_redis_cmd_fmt(cmd, "bv:{%s/%s}:ep", r->ns, rule) != 0 ||
+        bv_redis_router_send(r->conn, 1, on_episode, j) != BV_OK) {
+        free(j);
+        return BV_EIO;
+    }
+    sent(r);
+    return BV_OK;
+}
+
 int bv_shared_ready(const bv_shared *r)
 {
     return bv_redis_router_ready(r->conn);

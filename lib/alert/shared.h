@@ -116,6 +116,11 @@ int bv_shared_audit_trim(bv_shared *r, int64_t cutoff_ms);
  * writable), or NULL when Redis did not answer. BV_EAGAIN while Redis is not connected. */
 typedef void bv_shared_text_cb(void *arg, char *text, size_t len);
 int bv_shared_read(bv_shared *r, const char *list, bv_shared_text_cb *cb, void *arg);
+/* The episode state of a rule (its claim key bv:{NS/RULE}:ep, store_redis.c): cb gets 'F'
+ * (firing) or 'R' (resolved) and the episode's alert id, 0 when there is none, or -1 when
+ * Redis did not answer (also at teardown). BV_EAGAIN while Redis is not connected. */
+typedef void bv_shared_episode_cb(void *arg, int state, const char *id);
+int bv_shared_episode(bv_shared *r, const char *rule, bv_shared_episode_cb *cb, void *arg);
 /* 1 once connected to Redis. */
 int bv_shared_ready(const bv_shared *r);
 /* Scans now (tests; the timer does it every scan interval). */

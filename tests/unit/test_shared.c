@@ -1041,6 +1041,62 @@ static void test_read_answered_at_teardown(void **state)
     assert_true(x.null);
 }
 
+/* The episode state a claim key holds, as escalation asks for it. */
+typedef struct ep_answer {
+    int got, state;
+    char id[64];
+} ep_answer;
+
+static void on_ep(void *arg, int state, const char *id)
+{
+    ep_answer *a = arg;
+    a->got++;
+    a->state = state;
+    snprintf(a->id, sizeof a->id, "%s", id ? id : "");
+}
+
+static int ep_got(void *arg)
+{
+    return ((ep_answer *)arg)->got > 0;
+}
+
+static void test_episode_state(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    finds fa = {0};
+    bv_shared *a = open_shared(base, srv.sock, (bv_shared_opts){.ns = "t/ep", .owner = "A"}, &fa);
+    ep_answer none = {0};
+    assert_int_equal(bv_shared_episode(a, "r1", on_ep, &none), BV_EAGAIN); /* not connected */
+    assert_true(run_until(base, is_ready, a, 5000));
+    redisContext *c = rconn(srv.sock);
+    redisReply *rep = redisCommand(c, "SET %s %s", "bv:{t/ep/r1}:ep", "R:inst1:abc123");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SET %s %s", "bv:{t/ep/r2}:ep", "F:inst2:def456");
+    freeReplyObject(rep);
+    ep_answer r1 = {0}, r2 = {0}, r3 = {0};
+    assert_int_equal(bv_shared_episode(a, "r1", on_ep, &r1), BV_OK);
+    assert_int_equal(bv_shared_episode(a, "r2", on_ep, &r2), BV_OK);
+    assert_int_equal(bv_shared_episode(a, "nope", on_ep, &r3), BV_OK);
+    assert_true(run_until(base, ep_got, &r3, 5000));
+    assert_true(run_until(base, ep_got, &r1, 5000));
+    assert_true(run_until(base, ep_got, &r2, 5000));
+    assert_int_equal(r1.state, 'R');
+    assert_string_equal(r1.id, "abc123");
+    assert_int_equal(r2.state, 'F');
+    assert_string_equal(r2.id, "def456");
+    assert_int_equal(r3.state, 0);
+    assert_int_equal(r1.got + r2.got + r3.got, 3);
+    /* asked while it goes: answered once, with -1 */
+    ep_answer late = {0};
+    assert_int_equal(bv_shared_episode(a, "r1", on_ep, &late), BV_OK);
+    bv_shared_free(a);
+    assert_int_equal(late.got, 1);
+    assert_int_equal(late.state, -1);
+    redisFree(c);
+    event_base_free(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1057,6 +1113,7 @@ int main(void)
         cmocka_unit_test(test_writes_queued_while_stopped),
         cmocka_unit_test(test_second_outage_reconnects_promptly),
         cmocka_unit_test(test_read_answered_at_teardown),
+        cmocka_unit_test(test_episode_state),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
