@@ -83,14 +83,20 @@ def main():
         return sorted(set(out))
 
     context = {}
+    never = set()
     for row in lines('context-words.txt'):
         name, _, how = row.partition('\t')
-        if how not in ('', 'capital'):
+        if how not in ('', 'capital', 'never'):
             sys.exit('context-words.txt: %r: unknown context %r' % (name, how))
-        context[name] = 2 if how == 'capital' else 1
-    for n in context:
+        if how == 'never':
+            never.add(name)
+        else:
+            context[name] = 2 if how == 'capital' else 1
+    for n in list(context) + sorted(never):
         if n not in entries:
             sys.exit('context-words.txt: %r is not a place' % n)
+    for n in never:
+        del entries[n]
     out = os.path.join(HERE, 'places_data.inc')
     names = sorted(entries, key=lambda s: s.encode('utf-8'))
     with open(out, 'w', encoding='ascii') as f:
