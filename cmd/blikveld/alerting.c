@@ -612,6 +612,13 @@ int bv_cmd_shared_connected(void *sh)
     return bv_shared_ready(sh);
 }
 
+int bv_cmd_shared_scanned(void *sh)
+{
+    bv_shared_stats st;
+    bv_shared_stats_get(sh, &st);
+    return st.scans_done >= 1;
+}
+
 int bv_cmd_shared_written(void *sh)
 {
     return bv_shared_pending(sh) == 0;

@@ -185,8 +185,10 @@ int bv_cmd_admin_redis(bv_cmd_admin *ad, const char *cmd);
  * lists the outbox of namespace ns into found (NULL: reads no outbox). NULL after printing why. */
 bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
                                bv_outbox_found_cb *found, void *arg, const char *cmd);
-/* Conditions for bv_cmd_wait, arg a bv_shared: connected; every write answered. */
+/* Conditions for bv_cmd_wait, arg a bv_shared: connected; a scan of the outbox done; every
+ * write answered. */
 int bv_cmd_shared_connected(void *sh);
+int bv_cmd_shared_scanned(void *sh);
 int bv_cmd_shared_written(void *sh);
 /* Appends a control record (one line) and its audit record to Redis and waits until Redis has
  * them (10 s at most). 0 or -1. */

@@ -77,13 +77,6 @@ static void on_found(void *arg, const bv_outbox_found *e)
     consider(rs->f, rs->prefix, e->key, e->alert, e->alert_len);
 }
 
-static int scanned(void *arg)
-{
-    bv_shared_stats st;
-    bv_shared_stats_get(arg, &st);
-    return st.scans_done >= 1;
-}
-
 /* Looks for alerts whose id starts with prefix in one spool. */
 static void search(const char *dir, const char *ns, const char *prefix, found *f)
 {
@@ -168,7 +161,7 @@ int bv_cmd_ack(int argc, char **argv)
         base = event_base_new();
         redis_search rsr = {&f, prefix};
         sh = base ? bv_cmd_admin_shared(&ad, base, ad.ns, on_found, &rsr, "ack") : NULL;
-        if (sh == NULL || bv_cmd_wait(base, scanned, sh, 10000) != 0) {
+        if (sh == NULL || bv_cmd_wait(base, bv_cmd_shared_scanned, sh, 10000) != 0) {
             if (sh) {
                 fprintf(stderr, "blikveld ack: redis: the outbox could not be read\n");
             }

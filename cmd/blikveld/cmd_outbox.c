@@ -103,13 +103,6 @@ static void on_listed(void *arg, const bv_outbox_found *f)
     bv_shared_apply_outcomes(ob, e, f);
 }
 
-static void on_wake(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
 /* The listing of the outbox in Redis: delivered entries have left it; pending and failed ones
  * are there until the retention. */
 static int list_redis(bv_cmd_admin *ad, const char *ns, int all)
@@ -138,21 +131,9 @@ static int list_redis(bv_cmd_admin *ad, const char *ns, int all)
         fprintf(stderr, "blikveld outbox: redis: %s\n", err);
         goto out;
     }
-    struct event *wake = evtimer_new(base, on_wake, NULL);
-    int64_t t0 = bv_mono_ms(bv_clock_system());
+    bv_cmd_wait(base, bv_cmd_shared_scanned, r, 10000);
     bv_shared_stats rs;
-    for (;;) {
-        bv_shared_stats_get(r, &rs);
-        if (rs.scans_done >= 1 || bv_mono_ms(bv_clock_system()) - t0 > 10000 || wake == NULL) {
-            break;
-        }
-        struct timeval tv = {0, 100000};
-        evtimer_add(wake, &tv);
-        event_base_loop(base, EVLOOP_ONCE);
-    }
-    if (wake) {
-        event_free(wake);
-    }
+    bv_shared_stats_get(r, &rs);
     if (rs.scans_done == 0) {
         char where[BV_REDIS_ADDR_FMT_MAX];
         bv_redis_addr_format(&ad->raddr, where, sizeof where);
@@ -178,11 +159,19 @@ out:
 
 static volatile sig_atomic_t stop_flag;
 
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+/* With Redis: two scans found nothing more to take, and what was taken is delivered. */
+static int flushed(void *arg)
 {
-    (void)fd;
-    (void)what;
-    (void)arg; /* wakes the loop to look at the state again */
+    bv_cmd_alerting *al = arg;
+    bv_shared_stats rs;
+    bv_shared_stats_get(al->redis, &rs);
+    return stop_flag || (rs.scans_done >= 2 && rs.other_pending == 0 &&
+                         bv_cmd_alerting_pending(al) == 0 && rs.held == 0);
+}
+
+static int taken_done(void *dispatch)
+{
+    return stop_flag || bv_dispatch_pending(dispatch) == 0;
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -236,42 +225,24 @@ static int flush(bv_cmd_admin *ad, const char *config, const char *ns)
         /* Redis: what nobody holds is taken over as scans find it; entries a dead process
          * held wait out their lease. Done when two scans found nothing more and everything
          * taken is delivered; entries another running process holds are left to it. */
-        int64_t t0 = bv_mono_ms(bv_clock_system());
         int64_t patience =
             2 * ad->conf.alerting.delivery.lease_ms + 2 * ad->conf.alerting.delivery.scan_ms + 5000;
-        struct event *tick = evtimer_new(base, on_tick, NULL);
-        struct timeval tv = {0, 200000};
-        for (;;) {
+        if (bv_cmd_wait(base, flushed, &al, patience) != 0) {
+            /* what this process took goes on to its end; the rest is not ours */
+            bv_cmd_wait(base, taken_done, al.dispatch, INT64_MAX / 4);
             bv_shared_stats rs;
             bv_shared_stats_get(al.redis, &rs);
-            int64_t waited = bv_mono_ms(bv_clock_system()) - t0;
-            if (stop_flag || (rs.scans_done >= 2 && rs.other_pending == 0 &&
-                              bv_cmd_alerting_pending(&al) == 0 && rs.held == 0)) {
-                break;
+            if (rs.other_pending) {
+                printf("%zu alerts are being delivered by another running blikveld (it holds "
+                       "their leases)\n",
+                       rs.other_pending);
             }
-            if (waited > patience && bv_dispatch_pending(al.dispatch) == 0) {
-                if (rs.other_pending) {
-                    printf("%zu alerts are being delivered by another running blikveld (it "
-                           "holds their leases)\n",
-                           rs.other_pending);
-                }
-                if (rs.scans_done == 0) {
-                    char where[BV_REDIS_ADDR_FMT_MAX];
-                    bv_redis_addr_format(&ad->raddr, where, sizeof where);
-                    printf("redis %s: %s: nothing could be read\n", where, rs.state);
-                    ds_unreachable = 1;
-                }
-                break;
+            if (rs.scans_done == 0) {
+                char where[BV_REDIS_ADDR_FMT_MAX];
+                bv_redis_addr_format(&ad->raddr, where, sizeof where);
+                printf("redis %s: %s: nothing could be read\n", where, rs.state);
+                ds_unreachable = 1;
             }
-            if (tick) {
-                evtimer_add(tick, &tv);
-            }
-            if (event_base_loop(base, EVLOOP_ONCE) < 0) {
-                break;
-            }
-        }
-        if (tick) {
-            event_free(tick);
         }
     } else {
         while (!stop_flag && bv_cmd_alerting_pending(&al) > 0) {

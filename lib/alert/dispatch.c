@@ -930,6 +930,43 @@ int bv_dispatch_alert(bv_dispatch *d, const bv_alert *a)
     return BV_OK;
 }
 
+/* Sends again what an entry has pending (past its deadline: failed, with why_late), and
+ * schedules the escalations of a firing alert that did not resolve: at start (from the spool)
+ * and when an entry is taken over (from Redis). */
+static void resume_entry(bv_dispatch *d, bv_out_entry *e, const char *why_late)
+{
+    int64_t t = now(d);
+    for (size_t k = 0; k < e->ntargets && e->npending > 0; k++) {
+        if (e->targets[k].status != BV_OUT_PENDING) {
+            continue;
+        }
+        d->st.resumed++;
+        if (e->deadline_ms < t) {
+            bv_outbox_mark(d->o.outbox, e, k, BV_OUT_FAILED, e->targets[k].attempts, why_late, t);
+            d->st.failed++;
+            audit(d, "failed", e, e->targets[k].id, 0, why_late, NULL, NULL);
+            shared_mark(d, e, k);
+            continue;
+        }
+        size_t tg = find_target(d, e->targets[k].id);
+        pair p = {e, k};
+        if (tg == NO_GROUP) {
+            route_pair(d, e, k); /* fails it, saying why */
+        } else {
+            send_now(d, tg, is_escalation_key(e->key) ? BV_MSG_ESCALATION : BV_MSG_ALERTS, &p, 1);
+        }
+    }
+    size_t kl = strlen(e->key);
+    if (kl > 7 && strcmp(e->key + kl - 7, "/firing") == 0 && e->ntargets > 0 && !d->o.drill) {
+        char id[33], rkey[BV_ALERT_KEY_LEN];
+        key_id(e->key, id);
+        snprintf(rkey, sizeof rkey, "%s/resolved", id);
+        if (bv_outbox_find(d->o.outbox, rkey) == NULL) {
+            esc_schedule(d, id, entry_severity(e, NULL, 0), e->at_ms);
+        }
+    }
+}
+
 /* An entry another process (or this one, before a restart) claimed and did not finish: its
  * lease is ours now. */
 void bv_dispatch_found(void *arg, const bv_outbox_found *f)
@@ -945,36 +982,9 @@ void bv_dispatch_found(void *arg, const bv_outbox_found *f)
         e == NULL) {
         return;
     }
-    int64_t t = now(d);
     bv_shared_apply_outcomes(d->o.outbox, e, f);
-    char id[33];
-    key_id(e->key, id);
     bv_log(BV_LOG_INFO, "outbox", "taking over %s: %zu deliveries pending", e->key, e->npending);
-    for (size_t k = 0; k < e->ntargets; k++) {
-        if (e->targets[k].status != BV_OUT_PENDING) {
-            continue;
-        }
-        d->st.resumed++;
-        if (e->deadline_ms < t) {
-            const char *why = "its deadline passed before a process could deliver it";
-            bv_outbox_mark(d->o.outbox, e, k, BV_OUT_FAILED, 0, why, t);
-            d->st.failed++;
-            audit(d, "failed", e, e->targets[k].id, 0, why, NULL, NULL);
-            shared_mark(d, e, k);
-            continue;
-        }
-        size_t tg = find_target(d, e->targets[k].id);
-        pair p = {e, k};
-        if (tg == NO_GROUP) {
-            route_pair(d, e, k);
-        } else {
-            send_now(d, tg, is_escalation_key(e->key) ? BV_MSG_ESCALATION : BV_MSG_ALERTS, &p, 1);
-        }
-    }
-    size_t kl = strlen(e->key);
-    if (kl > 7 && strcmp(e->key + kl - 7, "/firing") == 0 && e->ntargets > 0 && !d->o.drill) {
-        esc_schedule(d, id, entry_severity(e, NULL, 0), e->at_ms);
-    }
+    resume_entry(d, e, "its deadline passed before a process could deliver it");
 }
 
 /* ---- watchdog and control ---- */
@@ -1134,43 +1144,9 @@ int bv_dispatch_set_alertmanager(bv_dispatch *d, bv_sink *sink)
 
 int bv_dispatch_start(bv_dispatch *d)
 {
-    int64_t t = now(d);
     for (size_t i = 0; i < bv_outbox_count(d->o.outbox); i++) {
-        bv_out_entry *e = bv_outbox_get(d->o.outbox, i);
-        if (e->npending > 0) {
-            for (size_t k = 0; k < e->ntargets; k++) {
-                if (e->targets[k].status != BV_OUT_PENDING) {
-                    continue;
-                }
-                d->st.resumed++;
-                if (e->deadline_ms < t) {
-                    const char *why = "its deadline passed while blikveld was not running";
-                    bv_outbox_mark(d->o.outbox, e, k, BV_OUT_FAILED, e->targets[k].attempts, why,
-                                   t);
-                    d->st.failed++;
-                    audit(d, "failed", e, e->targets[k].id, 0, why, NULL, NULL);
-                    continue;
-                }
-                size_t tg = find_target(d, e->targets[k].id);
-                pair p = {e, k};
-                if (tg == NO_GROUP) {
-                    route_pair(d, e, k); /* fails it, saying why */
-                } else {
-                    send_now(d, tg, is_escalation_key(e->key) ? BV_MSG_ESCALATION : BV_MSG_ALERTS,
-                             &p, 1);
-                }
-            }
-        }
-        /* escalations of alerts that fired and did not resolve, nor escalate yet */
-        size_t kl = strlen(e->key);
-        if (kl > 7 && strcmp(e->key + kl - 7, "/firing") == 0 && e->ntargets > 0 && !d->o.drill) {
-            char id[33], rkey[BV_ALERT_KEY_LEN];
-            key_id(e->key, id);
-            snprintf(rkey, sizeof rkey, "%s/resolved", id);
-            if (bv_outbox_find(d->o.outbox, rkey) == NULL) {
-                esc_schedule(d, id, entry_severity(e, NULL, 0), e->at_ms);
-            }
-        }
+        resume_entry(d, bv_outbox_get(d->o.outbox, i),
+                     "its deadline passed while blikveld was not running");
     }
     if (d->st.resumed) {
         bv_log(BV_LOG_INFO, "outbox", "%s: %llu deliveries were pending: resumed",

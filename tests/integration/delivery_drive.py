@@ -29,7 +29,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import tempfile
 import threading
 import time
 import urllib.request
+
+from drive_util import free_port, jsonl, kill, read, wait_until, yaml_str
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "delivery")
@@ -54,34 +55,6 @@ def check(name, ok, detail=""):
     if not ok:
         failed += 1
     sys.stdout.flush()
-
-
-def wait_until(pred, timeout):
-    """Polls pred until it holds or the deadline passes (waiting for real processes)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.03)
-    return pred()
-
-
-def read(path, mode="r"):
-    try:
-        with open(path, mode) as f:
-            return f.read()
-    except OSError:
-        return "" if mode == "r" else b""
-
-
-def jsonl(text):
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 T = tempfile.mkdtemp(prefix="bv-deliv-")
@@ -107,18 +80,6 @@ def spawn(args, stdout, stderr, stdin=subprocess.DEVNULL, env=None):
                          start_new_session=True)
     procs.append(p)
     return p
-
-
-def kill(p, sig=signal.SIGKILL):
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, sig)
-        except ProcessLookupError:
-            pass
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def blikveld(*args, name, timeout=30):
@@ -231,14 +192,6 @@ class Receiver:
         self.srv.server_close()
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def http_get(url):
     try:
         with urllib.request.urlopen(url, timeout=2) as r:
@@ -293,10 +246,6 @@ def smtp_summaries(d):
         if re.fullmatch(r"msg-\d+\.json", name):
             out.append(json.loads(read(os.path.join(d, name))))
     return out
-
-
-def yaml_str(s):
-    return json.dumps(s)  # a JSON string is a YAML flow scalar
 
 
 EXPECTED_RULES = {"brand-haven", "rellen-centrum"}

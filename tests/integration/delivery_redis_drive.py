@@ -46,6 +46,8 @@ import tempfile
 import threading
 import time
 
+from drive_util import free_port, jsonl, kill, read, wait_until, yaml_str
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "delivery_redis")
 RULES = os.path.join(FIX, "rules.yaml")
@@ -64,34 +66,6 @@ def check(name, ok, detail=""):
     if not ok:
         failed += 1
     sys.stdout.flush()
-
-
-def wait_until(pred, timeout):
-    """Polls pred until it holds or the deadline passes (waiting for real processes)."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.03)
-    return pred()
-
-
-def read(path, mode="r"):
-    try:
-        with open(path, mode) as f:
-            return f.read()
-    except OSError:
-        return "" if mode == "r" else b""
-
-
-def jsonl(text):
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
 
 
 T = tempfile.mkdtemp(prefix="bv-rdeliv-")
@@ -116,19 +90,6 @@ def spawn(args, stdout, stderr, env=None):
                          env=env or ENV, start_new_session=True)
     procs.append(p)
     return p
-
-
-def kill(p, sig=signal.SIGKILL, timeout=10):
-    if p.poll() is None:
-        try:
-            os.killpg(p.pid, sig)
-        except ProcessLookupError:
-            pass
-    try:
-        p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        if sig != signal.SIGKILL:
-            kill(p)
 
 
 def blikveld(*args, name, timeout=30):
@@ -290,14 +251,6 @@ class Receiver:
 
 
 # ---- Redis ----
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 class Resp:
     """A minimal RESP2 client (binary safe) for looking into Redis: commands in, replies as
@@ -534,10 +487,6 @@ class Gate:
                 s.close()
             except OSError:
                 pass
-
-
-def yaml_str(s):
-    return json.dumps(s)  # a JSON string is a YAML flow scalar
 
 
 def config(name, event, who, base, police, mayor=None, escalate=None):

@@ -11,9 +11,12 @@
 #ifndef BV_TEST_REDISUTIL_H
 #define BV_TEST_REDISUTIL_H
 
+#include "testutil.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <hiredis/hiredis.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -218,6 +221,48 @@ static inline int tu_redis_start_port(tu_redis *r, int port, const char *extra_a
 static inline int tu_redis_start(tu_redis *r, const char *extra_args)
 {
     return tu_redis_start_port(r, 0, extra_args);
+}
+
+/* Entry idx of an outbox stream (alert/shared.h) as Redis holds it: exactly the fields key, at,
+ * deadline, targets and alert, each byte for byte. */
+static inline void tu_redis_expect_entry(redisContext *c, const char *stream, size_t idx,
+                                         const char *key, long long at, long long deadline,
+                                         const char *targets, const char *alert, size_t alert_len)
+{
+    redisReply *r = redisCommand(c, "XRANGE %s - +", stream);
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_true(r->elements > idx);
+    const redisReply *f = r->element[idx]->element[1];
+    assert_int_equal(f->elements, 10);
+    char num[32];
+    int seen = 0;
+    for (size_t k = 0; k + 1 < f->elements; k += 2) {
+        const char *name = f->element[k]->str;
+        const redisReply *v = f->element[k + 1];
+        if (strcmp(name, "key") == 0) {
+            assert_string_equal(v->str, key);
+            seen |= 1;
+        } else if (strcmp(name, "at") == 0) {
+            snprintf(num, sizeof num, "%lld", at);
+            assert_string_equal(v->str, num);
+            seen |= 2;
+        } else if (strcmp(name, "deadline") == 0) {
+            snprintf(num, sizeof num, "%lld", deadline);
+            assert_string_equal(v->str, num);
+            seen |= 4;
+        } else if (strcmp(name, "targets") == 0) {
+            assert_int_equal(v->len, strlen(targets));
+            assert_memory_equal(v->str, targets, v->len);
+            seen |= 8;
+        } else if (strcmp(name, "alert") == 0) {
+            assert_int_equal(v->len, alert_len);
+            assert_memory_equal(v->str, alert, alert_len);
+            seen |= 16;
+        }
+    }
+    assert_int_equal(seen, 31);
+    freeReplyObject(r);
 }
 
 #endif

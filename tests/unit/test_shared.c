@@ -236,47 +236,6 @@ static void expect_hget(redisContext *c, const char *key, const char *field, con
     freeReplyObject(r);
 }
 
-/* The stream's entry idx holds exactly the fields key, at, deadline, targets, alert. */
-static void expect_entry(redisContext *c, const char *stream, size_t idx, const char *key,
-                         long long at, long long deadline, const char *targets, const char *alert,
-                         size_t alert_len)
-{
-    redisReply *r = redisCommand(c, "XRANGE %s - +", stream);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_true(r->elements > idx);
-    const redisReply *f = r->element[idx]->element[1];
-    assert_int_equal(f->elements, 10);
-    char num[32];
-    int seen = 0;
-    for (size_t k = 0; k + 1 < f->elements; k += 2) {
-        const char *name = f->element[k]->str;
-        const redisReply *v = f->element[k + 1];
-        if (strcmp(name, "key") == 0) {
-            assert_string_equal(v->str, key);
-            seen |= 1;
-        } else if (strcmp(name, "at") == 0) {
-            snprintf(num, sizeof num, "%lld", at);
-            assert_string_equal(v->str, num);
-            seen |= 2;
-        } else if (strcmp(name, "deadline") == 0) {
-            snprintf(num, sizeof num, "%lld", deadline);
-            assert_string_equal(v->str, num);
-            seen |= 4;
-        } else if (strcmp(name, "targets") == 0) {
-            assert_int_equal(v->len, strlen(targets));
-            assert_memory_equal(v->str, targets, v->len);
-            seen |= 8;
-        } else if (strcmp(name, "alert") == 0) {
-            assert_int_equal(v->len, alert_len);
-            assert_memory_equal(v->str, alert, alert_len);
-            seen |= 16;
-        }
-    }
-    assert_int_equal(seen, 31);
-    freeReplyObject(r);
-}
-
 typedef struct key_wait {
     redisContext *c;
     const char *key;
@@ -340,8 +299,8 @@ static void test_put_and_mark(void **state)
     wait_idle(base, a);
     redisContext *c = rconn(srv.sock);
     assert_int_equal(redis_int(c, "XLEN %s", "bv:{t/put/r1}:outbox"), 1);
-    expect_entry(c, "bv:{t/put/r1}:outbox", 0, "a1/firing", T0, T0 + 600000, "ops-slack\noc-sms\n",
-                 ALERT, sizeof ALERT - 1);
+    tu_redis_expect_entry(c, "bv:{t/put/r1}:outbox", 0, "a1/firing", T0, T0 + 600000,
+                          "ops-slack\noc-sms\n", ALERT, sizeof ALERT - 1);
     long long ttl = redis_int(c, "PTTL %s", "bv:{t/put/r1}:outbox");
     assert_true(ttl > RETENTION - 60000 && ttl <= RETENTION);
     expect_get(c, "bv:{t/put/r1}:lease:a1/firing", "A");
@@ -932,10 +891,10 @@ static void test_writes_queued_while_stopped(void **state)
     assert_true(run_until(base, is_idle, r, 8000));
     redisContext *c = rconn(out2.sock);
     assert_int_equal(redis_int(c, "XLEN %s", "bv:{t/out/r1}:outbox"), 2);
-    expect_entry(c, "bv:{t/out/r1}:outbox", 0, "e2/firing", T0, T0 + 600000, "ops-slack\noc-sms\n",
-                 ALERT, sizeof ALERT - 1);
-    expect_entry(c, "bv:{t/out/r1}:outbox", 1, "e1/firing", T0, T0 + 600000, "ops-slack\noc-sms\n",
-                 ALERT, sizeof ALERT - 1);
+    tu_redis_expect_entry(c, "bv:{t/out/r1}:outbox", 0, "e2/firing", T0, T0 + 600000,
+                          "ops-slack\noc-sms\n", ALERT, sizeof ALERT - 1);
+    tu_redis_expect_entry(c, "bv:{t/out/r1}:outbox", 1, "e1/firing", T0, T0 + 600000,
+                          "ops-slack\noc-sms\n", ALERT, sizeof ALERT - 1);
     expect_get(c, "bv:{t/out/r1}:lease:e1/firing", "A");
     expect_get(c, "bv:{t/out/r1}:lease:e2/firing", "A");
     expect_hget(c, "bv:{t/out/r1}:outdone", "e1/firing ops-slack", "delivered 1 1781287200010");

@@ -440,48 +440,6 @@ static void test_silent_server(void **state)
     close(lfd);
 }
 
-/* One stream entry as Redis holds it: exactly the fields key, at, deadline, targets and alert,
- * each byte for byte. */
-static void expect_entry(redisContext *c, const char *stream, size_t idx, const char *key,
-                         long long at, long long deadline, const char *targets, const char *alert,
-                         size_t alert_len)
-{
-    redisReply *r = redisCommand(c, "XRANGE %s - +", stream);
-    assert_non_null(r);
-    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_true(r->elements > idx);
-    const redisReply *f = r->element[idx]->element[1];
-    assert_int_equal(f->elements, 10);
-    char num[32];
-    int seen = 0;
-    for (size_t k = 0; k + 1 < f->elements; k += 2) {
-        const char *name = f->element[k]->str;
-        const redisReply *v = f->element[k + 1];
-        if (strcmp(name, "key") == 0) {
-            assert_string_equal(v->str, key);
-            seen |= 1;
-        } else if (strcmp(name, "at") == 0) {
-            snprintf(num, sizeof num, "%lld", at);
-            assert_string_equal(v->str, num);
-            seen |= 2;
-        } else if (strcmp(name, "deadline") == 0) {
-            snprintf(num, sizeof num, "%lld", deadline);
-            assert_string_equal(v->str, num);
-            seen |= 4;
-        } else if (strcmp(name, "targets") == 0) {
-            assert_int_equal(v->len, strlen(targets));
-            assert_memory_equal(v->str, targets, v->len);
-            seen |= 8;
-        } else if (strcmp(name, "alert") == 0) {
-            assert_int_equal(v->len, alert_len);
-            assert_memory_equal(v->str, alert, alert_len);
-            seen |= 16;
-        }
-    }
-    assert_int_equal(seen, 31);
-    freeReplyObject(r);
-}
-
 static char *redis_str(redisContext *c, const char *fmt, const char *key)
 {
     redisReply *r = redisCommand(c, fmt, key);
@@ -547,8 +505,8 @@ static void test_claim_outbox_entry(void **state)
     claim_wait(base, p1, scope, "A", BV_CLAIM_FIRE, &ob1, &g);
     assert_int_equal(g.won, 1);
     assert_int_equal(redis_int(c, "XLEN %s", stream), 1);
-    expect_entry(c, stream, 0, "A/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
-                 sizeof fire - 1);
+    tu_redis_expect_entry(c, stream, 0, "A/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
+                          sizeof fire - 1);
     expect_str(c, "bv:{drill/e/ob/r1}:lease:A/firing", "proc-1");
     long long ttl = redis_int(c, "PTTL %s", "bv:{drill/e/ob/r1}:lease:A/firing");
     assert_true(ttl > 0 && ttl <= 5000);
@@ -583,10 +541,10 @@ static void test_claim_outbox_entry(void **state)
     claim_wait(base, p2, scope, "A", BV_CLAIM_RESOLVE, &ob3, &g);
     assert_int_equal(g.won, 1);
     assert_int_equal(redis_int(c, "XLEN %s", stream), 2);
-    expect_entry(c, stream, 0, "A/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
-                 sizeof fire - 1);
-    expect_entry(c, stream, 1, "A/resolved", T0 + MIN, T0 + 11 * MIN, "ops-slack\n", resolved,
-                 sizeof resolved - 1);
+    tu_redis_expect_entry(c, stream, 0, "A/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
+                          sizeof fire - 1);
+    tu_redis_expect_entry(c, stream, 1, "A/resolved", T0 + MIN, T0 + 11 * MIN, "ops-slack\n",
+                          resolved, sizeof resolved - 1);
     expect_str(c, "bv:{drill/e/ob/r1}:lease:A/resolved", "proc-2");
     /* repeated by its winner: won, nothing written; lost by the other: nothing written */
     claim_wait(base, p2, scope, "A", BV_CLAIM_RESOLVE, &ob3, &g);
@@ -603,8 +561,8 @@ static void test_claim_outbox_entry(void **state)
     claim_wait(base, p1, scope, "N", BV_CLAIM_FIRE, &ob5, &g);
     assert_int_equal(g.won, 1);
     assert_int_equal(redis_int(c, "XLEN %s", stream), 3);
-    expect_entry(c, stream, 2, "N/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
-                 sizeof fire - 1);
+    tu_redis_expect_entry(c, stream, 2, "N/firing", T0, T0 + 600000, "ops-slack\noc-sms\n", fire,
+                          sizeof fire - 1);
     expect_str(c, "bv:{drill/e/ob/r1}:lease:N/firing", "proc-1");
     /* Redis forgot the scripts: the claim is sent again after loading them, entry and all */
     redisReply *r = redisCommand(c, "SCRIPT FLUSH");

@@ -1,0 +1,66 @@
+"""drive_util.py: what the delivery test drivers share (test code only): polling a condition
+with a deadline, reading files that may not exist yet, JSON lines, free ports, YAML strings,
+and stopping a child's whole process group."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+
+def wait_until(pred, timeout):
+    """Polls pred until it holds or the deadline passes (waiting for real processes)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.03)
+    return pred()
+
+
+def read(path, mode="r"):
+    """The file's text (bytes with mode "rb"); empty when it cannot be read."""
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return "" if mode == "r" else b""
+
+
+def jsonl(text):
+    """The JSON objects of text, one per line; lines that do not parse are left out."""
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def yaml_str(s):
+    return json.dumps(s)  # a JSON string is a YAML flow scalar
+
+
+def kill(p, sig=signal.SIGKILL, timeout=10):
+    """Sends sig to p's process group (p leads one) and waits; SIGKILL when a softer signal
+    was not enough within timeout."""
+    if p.poll() is None:
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            pass
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        if sig != signal.SIGKILL:
+            kill(p)
