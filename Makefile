@@ -67,6 +67,13 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The console's page is compiled into the binary: lib/console/www/* become lib/console/assets.inc
+# (generated, not kept in git).
+lib/console/assets.inc: lib/console/gen_assets.py $(wildcard lib/console/www/*)
+	python3 lib/console/gen_assets.py $@
+
+$(BUILD)/lib/console/assets.o: lib/console/assets.inc
+
 $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^

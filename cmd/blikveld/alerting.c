@@ -492,6 +492,7 @@ const bv_option bv_cmd_admin_table[] = {
                       "with Redis, the outbox, acks and silences are kept there"),
     BV_OPTION_IGNORE("record", "read by run"),
     BV_OPTION_IGNORE("sources", "read by run"),
+    BV_OPTION_IGNORE("console", "read by run and replay --console"),
     BV_CMD_ALERTING_OPTIONS(bv_cmd_admin_conf, alerting),
     BV_OPTION_END,
 };

@@ -7,6 +7,8 @@
 #include "alert/dispatch.h"
 #include "alert/shared.h"
 #include "alert/sink.h"
+#include "console/console.h"
+#include "console/history.h"
 #include "core/config.h"
 #include "engine/pipeline.h"
 #include "engine/places.h"
@@ -18,6 +20,8 @@
 #include <stdint.h>
 
 struct event_base;
+
+#define BV_VERSION "0.1.0"
 
 int bv_cmd_check(int argc, char **argv);
 int bv_cmd_replay(int argc, char **argv);
@@ -252,5 +256,86 @@ char *bv_cmd_default_state_dir(void);
 char *bv_cmd_name_from_path(const char *path);
 /* 1 for names that may go into store keys: letters, digits, '-', '_', '.'; 1..100 bytes. */
 int bv_cmd_name_ok(const char *s);
+
+/* serve.c: the console, wired for run and replay --console. */
+typedef struct bv_cmd_console_tls {
+    char *cert, *key;
+} bv_cmd_console_tls;
+typedef struct bv_cmd_console_token {
+    char *name, *token_env, *role;
+} bv_cmd_console_token;
+typedef struct bv_cmd_console_conf {
+    char *listen;
+    bv_cmd_console_tls tls;
+    bv_seclist tokens;
+    int64_t session_ms, history_ms;
+} bv_cmd_console_conf;
+extern const bv_option bv_cmd_console_table[];
+/* What the tables cannot check: listen with tokens or tls, roles, names. 0, or 1 after printing
+ * why. */
+int bv_cmd_console_check(const bv_cmd_console_conf *c, const char *config);
+
+/* Rule sets changed live (SIGHUP, POST /api/reload): how the set is loaded again, and the sets
+ * it replaced (kept until exit: alerts in flight borrow their rules). */
+typedef struct bv_cmd_reload {
+    const char *const *files;
+    size_t nfiles;
+    const bv_gazetteer *places;
+    const char *own;
+    bv_ruleset **current; /* the running set (bv_cmd_event.rs): replaced on success */
+    bv_pipeline *pipeline;
+    bv_book *book;
+    bv_ruleset **old;
+    size_t nold;
+} bv_cmd_reload;
+void bv_cmd_reload_free(bv_cmd_reload *r);
+
+typedef struct bv_cmd_console {
+    bv_console *console; /* NULL: no console (the history may still be kept, for a report) */
+    bv_history *history;
+    bv_auth_token *tokens;
+    size_t ntokens;
+    bv_book *book;
+    const char *event;
+    char *ctl_dir, *aud_dir;
+    int drill;
+    bv_cmd_alerting *al; /* borrowed; NULL when nothing delivers */
+    bv_control *own_control;
+    struct event *poll;
+    bv_cmd_reload *reload; /* NULL: no reloads (replay) */
+    size_t (*sources_fn)(void *arg, bv_console_source *out, size_t max);
+    uint64_t (*dropped_fn)(void *arg);
+    void *sources_arg;
+} bv_cmd_console;
+typedef struct bv_cmd_console_args {
+    const char *cmd;
+    const bv_cmd_console_conf *conf;
+    const char *listen; /* NULL: no console, only the history */
+    int keep_all;       /* the history keeps everything (a report) */
+    const char *event, *run, *lang, *state_dir;
+    int drill;
+    struct event_base *base;
+    const bv_ruleset *rs;
+    bv_pipeline *pipeline;
+    bv_book *book;
+    bv_store *store;
+    bv_cmd_alerting *al;
+    bv_cmd_reload *reload;
+    size_t (*sources)(void *arg, bv_console_source *out, size_t max);
+    uint64_t (*dropped)(void *arg);
+    void *sources_arg;
+} bv_cmd_console_args;
+/* 0, or 1 after printing why (bv_cmd_console_close frees what was made either way). The
+ * pipeline must be made with bv_cmd_console_signal as its signal callback and cc as argument
+ * (set cc->book first). */
+int bv_cmd_console_open(bv_cmd_console *cc, const bv_cmd_console_args *a);
+/* A bv_signal_cb (arg: the bv_cmd_console): history, console, then the book. */
+void bv_cmd_console_signal(void *cc, const bv_signal *s);
+/* An alert for the console (nothing without one). */
+void bv_cmd_console_alert(bv_cmd_console *cc, const bv_alert *a);
+/* Loads the rule files again and hands the new set over (SIGHUP; the console's hook). */
+void bv_cmd_console_reload(bv_cmd_console *cc, const char *by, bv_console_reload_done *done,
+                           void *done_arg);
+void bv_cmd_console_close(bv_cmd_console *cc);
 
 #endif

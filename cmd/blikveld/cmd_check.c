@@ -30,6 +30,7 @@ static void usage(FILE *out)
 typedef struct check_conf {
     bv_cmd_places_conf places;
     bv_cmd_alerting_conf alerting;
+    bv_cmd_console_conf console;
 } check_conf;
 
 /* The config as check reads it: places:, and every other key a config may hold. */
@@ -43,6 +44,7 @@ static const bv_option check_table[] = {
     BV_OPTION_IGNORE("redis", ""),
     BV_OPTION_IGNORE("record", ""),
     BV_OPTION_IGNORE("sources", ""),
+    BV_OPTION_SECTION("console", check_conf, console, bv_cmd_console_table, "console"),
     BV_CMD_ALERTING_OPTIONS(check_conf, alerting),
     BV_OPTION_END,
 };
@@ -106,7 +108,9 @@ int bv_cmd_check(int argc, char **argv)
         bv_gazetteer_free(g);
         return 1;
     }
-    rc = config ? bv_cmd_alerting_check(&conf.alerting, config, rs) : 0;
+    rc = config ? bv_cmd_alerting_check(&conf.alerting, config, rs) ||
+                      bv_cmd_console_check(&conf.console, config)
+                : 0;
     bv_config_free(check_table, &conf);
     if (rc != 0) {
         bv_rules_free(rs);

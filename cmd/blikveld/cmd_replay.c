@@ -4,6 +4,7 @@
 #include "alert/sink.h"
 #include "cmd.h"
 #include "codec/codec.h"
+#include "console/report.h"
 #include "core/config.h"
 #include "core/diag.h"
 #include "core/err.h"
@@ -37,6 +38,7 @@ typedef struct replay_conf {
     bv_cmd_redis_conf redis;
     bv_cmd_places_conf places;
     bv_cmd_alerting_conf alerting;
+    bv_cmd_console_conf console;
 } replay_conf;
 
 static const bv_option conf_table[] = {
@@ -55,6 +57,8 @@ static const bv_option conf_table[] = {
     BV_OPTION_IGNORE("sources", "live sources: read by `blikveld run`"),
     BV_OPTION_IGNORE("record", "recording of live posts: read by `blikveld run`"),
     BV_OPTION_IGNORE("max_queue", "the live ingest queue: read by `blikveld run`"),
+    BV_OPTION_SECTION("console", replay_conf, console, bv_cmd_console_table,
+                      "the console `replay --console` serves (listen, tls, tokens)"),
     BV_CMD_ALERTING_OPTIONS(replay_conf, alerting),
     BV_OPTION_END,
 };
@@ -68,6 +72,11 @@ typedef struct drill {
     uint64_t alerts_firing, alerts_resolved, sink_failures;
     bv_dispatch *dispatch; /* --deliver */
     int done, err;
+    int serving, stop; /* --console: the replay is over, the console stays until a signal */
+    bv_cmd_console cc;
+    bv_pipeline *pl;
+    bv_alert **kept; /* --report: a copy of every alert */
+    size_t nkept;
 } drill;
 
 static void usage(FILE *out)
@@ -99,6 +108,14 @@ static void usage(FILE *out)
             "      --deliver        deliver the alerts to the config's recipients, marked as a\n"
             "                       drill (OEFENING) everywhere; waits until they are delivered\n"
             "                       (without it, recipients are only checked)\n"
+            "      --console        serve the console over the drill (the page, the API,\n"
+            "                       /metrics): alerts appear as the replay gives them, and it\n"
+            "                       keeps serving after the replay until SIGINT or SIGTERM\n"
+            "      --listen ADDR    where --console serves: HOST:PORT (default the config's\n"
+            "                       console.listen, else 127.0.0.1:8080; tokens from the config)\n"
+            "      --report FILE    write the drill debrief to FILE: one self-contained HTML page\n"
+            "                       with each rule's window against its threshold over the\n"
+            "                       replayed time (alerts marked) and the table of alerts\n"
             "  -q, --quiet          no progress and no summary on stderr\n"
             "  -h, --help           this help\n\n"
             "Authors are pseudonymised (HMAC-SHA256) with BLIKVELD_PSEUDONYM_KEY, or a key\n"
@@ -112,6 +129,26 @@ static void usage(FILE *out)
 static void on_alert(void *arg, const bv_alert *a)
 {
     drill *d = arg;
+    bv_cmd_console_alert(&d->cc, a);
+    if (d->kept) {
+        /* the report's copy, as the outbox keeps alerts: through their JSON */
+        bv_buf json = BV_BUF_INIT;
+        char err[256];
+        bv_alert *copy = bv_alert_format_json(a, &json) == BV_OK
+                             ? bv_alert_parse_json(json.p, json.len, err, sizeof err)
+                             : NULL;
+        bv_alert **more = copy ? realloc(d->kept, (d->nkept + 1) * sizeof *more) : NULL;
+        if (more) {
+            d->kept = more;
+            d->kept[d->nkept++] = copy;
+        } else {
+            bv_alert_free(copy);
+            d->sink_failures++;
+            bv_log(BV_LOG_ERROR, "report", "alert %s: out of memory keeping it for the report",
+                   a->id);
+        }
+        bv_buf_free(&json);
+    }
     if (a->state == BV_ALERT_FIRING) {
         d->alerts_firing++;
     } else {
@@ -150,6 +187,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     (void)what;
     drill *d = arg;
+    if (d->serving) {
+        bv_log(BV_LOG_INFO, "replay", "signal %d: the console stops", (int)sig);
+        d->stop = 1;
+        event_base_loopbreak(d->base);
+        return;
+    }
     bv_log(BV_LOG_WARN, "replay", "interrupted by signal %d; stopping", (int)sig);
     d->err = BV_EAGAIN;
     event_base_loopbreak(d->base);
@@ -195,7 +238,75 @@ static void print_summary(const bv_ruleset *rs, const bv_replay_stats *rst,
     }
 }
 
-enum { OPT_STATE_DIR = 1000, OPT_MAX_LINE, OPT_REDIS, OPT_RUN, OPT_DELIVER };
+enum {
+    OPT_STATE_DIR = 1000,
+    OPT_MAX_LINE,
+    OPT_REDIS,
+    OPT_RUN,
+    OPT_DELIVER,
+    OPT_CONSOLE,
+    OPT_LISTEN,
+    OPT_REPORT
+};
+
+/* The console's one source: the recording. */
+static size_t replay_source(void *arg, bv_console_source *out, size_t max)
+{
+    drill *d = arg;
+    bv_pipeline_stats ps;
+    bv_pipeline_stats_get(d->pl, &ps);
+    uint64_t posts = 0;
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        posts += ps.posts[i];
+    }
+    if (max) {
+        out[0] = (bv_console_source){
+            .name = "replay",
+            .platform = "file",
+            .state = d->done ? "finished" : "replaying",
+            .posts = posts,
+            .up = 1,
+        };
+    }
+    return 1;
+}
+
+/* Writes the debrief (the history kept everything). 0, or -1 after saying why. */
+static int write_report(const char *path, drill *d, const char *event, const char *run,
+                        const char *lang, const bv_ruleset *rs)
+{
+    bv_pipeline_stats ps;
+    bv_pipeline_stats_get(d->pl, &ps);
+    uint64_t posts = 0;
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        posts += ps.posts[i];
+    }
+    bv_report_opts o = {
+        .event = event,
+        .run = run,
+        .lang = lang && bv_lang_parse(lang) == BV_LANG_EN ? BV_LANG_EN : BV_LANG_NL,
+        .rules = rs,
+        .history = d->cc.history,
+        .alerts = (const bv_alert *const *)d->kept,
+        .nalerts = d->nkept,
+        .first_ms = ps.first_ms,
+        .last_ms = ps.max_ms,
+        .posts = posts,
+        .matches = ps.matches,
+        .generated_ms = bv_now_ms(bv_clock_system()),
+    };
+    bv_buf page = BV_BUF_INIT;
+    int rc = bv_report_html(&o, &page);
+    FILE *f = rc == BV_OK ? fopen(path, "w") : NULL;
+    if (f == NULL || fwrite(page.p, 1, page.len, f) != page.len || fclose(f) != 0) {
+        fprintf(stderr, "blikveld replay: --report %s: %s\n", path,
+                rc != BV_OK ? "out of memory" : strerror(errno));
+        bv_buf_free(&page);
+        return -1;
+    }
+    bv_buf_free(&page);
+    return 0;
+}
 
 int bv_cmd_replay(int argc, char **argv)
 {
@@ -213,6 +324,9 @@ int bv_cmd_replay(int argc, char **argv)
         {"redis", required_argument, NULL, OPT_REDIS},
         {"run", required_argument, NULL, OPT_RUN},
         {"deliver", no_argument, NULL, OPT_DELIVER},
+        {"console", no_argument, NULL, OPT_CONSOLE},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"report", required_argument, NULL, OPT_REPORT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -221,6 +335,8 @@ int bv_cmd_replay(int argc, char **argv)
     memset(&conf, 0, sizeof conf);
     const char *config = NULL, *event = NULL, *alerts_path = NULL, *errors_path = NULL;
     const char *state_dir = NULL, *lateness = NULL, *redis_url = NULL, *run = NULL;
+    const char *listen = NULL, *report = NULL;
+    int console = 0;
     bv_cmd_event ev;
     memset(&ev, 0, sizeof ev);
     char *key_ns = NULL;
@@ -317,6 +433,15 @@ int bv_cmd_replay(int argc, char **argv)
         case OPT_DELIVER:
             deliver = 1;
             break;
+        case OPT_CONSOLE:
+            console = 1;
+            break;
+        case OPT_LISTEN:
+            listen = optarg;
+            break;
+        case OPT_REPORT:
+            report = optarg;
+            break;
         case OPT_MAX_LINE: {
             errno = 0;
             unsigned long long v = strtoull(optarg, &end, 10);
@@ -396,8 +521,22 @@ int bv_cmd_replay(int argc, char **argv)
     rs = ev.rs;
     pseudo = ev.pseudo;
     event_name = ev.name;
-    if (config && bv_cmd_alerting_check(&conf.alerting, config, rs) != 0) {
+    if (config && (bv_cmd_alerting_check(&conf.alerting, config, rs) != 0 ||
+                   bv_cmd_console_check(&conf.console, config) != 0)) {
         goto out;
+    }
+    if (listen && !console) {
+        fprintf(stderr, "blikveld replay: --listen goes with --console\n");
+        goto usage_error;
+    }
+    if (console && listen == NULL) {
+        listen = conf.console.listen ? conf.console.listen : "127.0.0.1:8080";
+    }
+    if (report) {
+        d.kept = calloc(1, sizeof *d.kept);
+        if (d.kept == NULL) {
+            goto out;
+        }
     }
     if (deliver && !bv_cmd_alerting_wanted(&conf.alerting)) {
         fprintf(stderr, "blikveld replay: --deliver: %s has no recipients: nor alertmanager:\n",
@@ -484,17 +623,45 @@ int bv_cmd_replay(int argc, char **argv)
     if (d.book && deliver) {
         bv_book_set_outbox(d.book, bv_cmd_alerting_book_cb(&al), al.dispatch);
     }
+    d.cc.book = d.book;
+    /* the console's charts and the report's: quiet rules are evaluated once a minute (of
+     * event time) too; the alerts do not change */
     bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms,
                            .ns = key_ns,
                            .clock = bv_clock_system(),
-                           .receive_watermark = 1};
-    pl = d.book ? bv_pipeline_new(rs, store, &po, bv_book_on_signal, d.book, errstr, sizeof errstr)
-                : NULL;
+                           .receive_watermark = 1,
+                           .probe_ms = console || report ? 60000 : 0};
+    pl = d.book
+             ? bv_pipeline_new(rs, store, &po, bv_cmd_console_signal, &d.cc, errstr, sizeof errstr)
+             : NULL;
     if (pl == NULL) {
         fprintf(stderr, "blikveld replay: %s\n", d.book ? errstr : "out of memory");
         goto out;
     }
     bv_book_attach(d.book, pl);
+    d.pl = pl;
+    bv_cmd_console_args ca = {
+        .cmd = "replay",
+        .conf = &conf.console,
+        .listen = console ? listen : NULL,
+        .keep_all = report != NULL,
+        .event = event_name,
+        .run = run,
+        .lang = conf.alerting.language,
+        .state_dir = ev.state_dir,
+        .drill = 1,
+        .base = d.base,
+        .rs = rs,
+        .pipeline = pl,
+        .book = d.book,
+        .store = store,
+        .al = d.dispatch ? &al : NULL,
+        .sources = replay_source,
+        .sources_arg = &d,
+    };
+    if (bv_cmd_console_open(&d.cc, &ca) != 0) {
+        goto out;
+    }
     bv_codec_ctx codec = {.pseudo = pseudo, .max_depth = 0};
     bv_replay_opts ro = {
         .paths = (const char *const *)argv + optind,
@@ -559,6 +726,25 @@ int bv_cmd_replay(int argc, char **argv)
                     (unsigned long long)ss.pending, ss.state);
         }
     }
+    if (report && !d.err &&
+        write_report(report, &d, event_name, run, conf.alerting.language, rs) != 0) {
+        d.err = BV_EIO;
+    }
+    if (report && !d.err && !quiet) {
+        fprintf(stderr, "  report          %s\n", report);
+    }
+    if (d.cc.console && !d.err) {
+        /* the drill stays on screen until the operator stops it */
+        fprintf(stderr, "console: %s serves the drill; stop with Ctrl-C (SIGINT) or SIGTERM\n",
+                bv_console_url(d.cc.console));
+        fflush(stderr);
+        d.serving = 1;
+        while (!d.stop) {
+            if (event_base_loop(d.base, EVLOOP_ONCE) < 0) {
+                break;
+            }
+        }
+    }
     rc = d.err || d.sink_failures ? 1 : 0;
     if (d.dispatch) {
         bv_dispatch_stats ds;
@@ -581,6 +767,7 @@ out:
     if (sigterm) {
         event_free(sigterm);
     }
+    bv_cmd_console_close(&d.cc); /* it borrows the dispatcher, pipeline, book and store */
     /* the store first: its pending answers still reach a live pipeline, replay and book */
     bv_store_free(store);
     bv_cmd_alerting_close(&al);
@@ -594,6 +781,10 @@ out:
     if (errors) {
         fclose(errors);
     }
+    for (size_t i = 0; i < d.nkept; i++) {
+        bv_alert_free(d.kept[i]);
+    }
+    free(d.kept);
     if (d.base) {
         event_base_free(d.base);
     }

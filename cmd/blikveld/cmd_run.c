@@ -1,6 +1,7 @@
 /* cmd_run.c: `blikveld run`: parse flags and the config file, wire the live sources -> recorder
  * and ingest -> pipeline -> alert book -> sinks on one event loop, run until SIGINT or SIGTERM,
- * then flush and print the summary. SIGUSR1 prints the sources' state. No logic of its own. */
+ * then flush and print the summary. SIGUSR1 prints the sources' state, SIGHUP reloads the rules
+ * (serve.c), console.listen serves the console. No logic of its own. */
 #include "alert/book.h"
 #include "alert/health.h"
 #include "alert/sink.h"
@@ -47,6 +48,7 @@ typedef struct run_conf {
     record_conf record;
     bv_seclist sources;
     bv_cmd_alerting_conf alerting;
+    bv_cmd_console_conf console;
 } run_conf;
 
 static const bv_option record_table[] = {
@@ -76,6 +78,8 @@ static const bv_option conf_table[] = {
                       "record the live posts, so the event can be replayed as a drill"),
     BV_OPTION_SECTION_LIST("sources", run_conf, sources, bv_source_conf_table, bv_source_conf,
                            "where posts come from: one item per stream, listener or poller"),
+    BV_OPTION_SECTION("console", run_conf, console, bv_cmd_console_table,
+                      "the crisis team's console: live page, API, metrics, health"),
     BV_CMD_ALERTING_OPTIONS(run_conf, alerting),
     BV_OPTION_END,
 };
@@ -97,6 +101,7 @@ typedef struct live {
     bv_dispatch *dispatch; /* NULL: nothing configured to deliver to */
     int stopping, drained, err, drain_timeout;
     int64_t started_ms;
+    bv_cmd_console cc;
 } live;
 
 static void usage(FILE *out)
@@ -111,7 +116,11 @@ static void usage(FILE *out)
             "heartbeat (README: Delivering alerts). Runs until SIGINT or SIGTERM, then hands\n"
             "on what was received, writes the counts and recording, waits up to delivery.drain\n"
             "for deliveries in flight (the rest stays pending for the next start), prints a\n"
-            "summary and exits 0. SIGUSR1 prints every source's state on stderr.\n\n"
+            "summary and exits 0. SIGUSR1 prints every source's state on stderr; SIGHUP loads\n"
+            "the rule files again (a broken file is refused and the running set stays; the\n"
+            "windows of rules that did not change are kept). With console.listen (or\n"
+            "--listen) it serves the crisis team's console: the live page, the API, /metrics\n"
+            "and /healthz (README: The console).\n\n"
             "  -c, --config FILE    YAML config: event, rules, sources (required)\n"
             "  -E, --event NAME     the event's name (default: config's, else first rule file)\n"
             "  -R, --record FILE    also record every received post to FILE (envelopes that\n"
@@ -119,6 +128,7 @@ static void usage(FILE *out)
             "  -f, --format F       json (default): one JSON object per alert; text: one\n"
             "                       readable line per alert, times in Europe/Amsterdam\n"
             "  -a, --alerts FILE    also write the alerts (JSON lines) to FILE\n"
+            "      --listen ADDR    serve the console on HOST:PORT (overrides console.listen)\n"
             "      --redis URL      count in Redis (overrides the config's redis.url)\n"
             "      --state-dir DIR  cursors, offsets and the pseudonym key (overrides the\n"
             "                       config's; default $XDG_STATE_HOME/blikveld)\n"
@@ -138,6 +148,7 @@ static void usage(FILE *out)
 
 static void emit_alert(live *l, const bv_alert *a)
 {
+    bv_cmd_console_alert(&l->cc, a);
     if (l->dispatch && bv_dispatch_alert(l->dispatch, a) != BV_OK) {
         l->sink_failures++;
         bv_log(BV_LOG_ERROR, "alerts", "alert %s: out of memory on the way to its recipients",
@@ -225,6 +236,46 @@ static void print_sources(const live *l, FILE *out)
             fputc('\n', out);
         }
     }
+}
+
+/* The console's view of the sources. */
+static size_t console_sources(void *arg, bv_console_source *out, size_t max)
+{
+    live *l = arg;
+    static bv_source_stats st[64];
+    for (size_t i = 0; i < l->nsources && i < max && i < 64; i++) {
+        bv_source_stats_get(l->sources[i], &st[i]);
+        const char *state = st[i].state ? st[i].state : "?";
+        out[i] = (bv_console_source){
+            .name = bv_source_name(l->sources[i]),
+            .platform = bv_source_platform(l->sources[i]),
+            .state = state,
+            .posts = st[i].posts,
+            .skipped = st[i].skipped,
+            .errors = st[i].errors,
+            .reconnects = st[i].reconnects,
+            .last_post_ms = st[i].last_post_ms,
+            .last_error = st[i].last_error,
+            .up = strcmp(state, "streaming") == 0 || strcmp(state, "listening") == 0,
+        };
+    }
+    return l->nsources;
+}
+
+static uint64_t console_dropped(void *arg)
+{
+    bv_ingest_stats is;
+    bv_ingest_stats_get(((live *)arg)->ingest, &is);
+    return is.dropped;
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    live *l = arg;
+    bv_log(BV_LOG_INFO, "run", "SIGHUP: loading the rule set again");
+    bv_cmd_console_reload(&l->cc, "SIGHUP", NULL, NULL);
 }
 
 static void on_usr1(evutil_socket_t sig, short what, void *arg)
@@ -358,7 +409,7 @@ static void loop_until(live *l, const int *cond)
     }
 }
 
-enum { OPT_STATE_DIR = 1000, OPT_REDIS };
+enum { OPT_STATE_DIR = 1000, OPT_REDIS, OPT_LISTEN };
 
 int bv_cmd_run(int argc, char **argv)
 {
@@ -370,6 +421,7 @@ int bv_cmd_run(int argc, char **argv)
         {"alerts", required_argument, NULL, 'a'},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"redis", required_argument, NULL, OPT_REDIS},
+        {"listen", required_argument, NULL, OPT_LISTEN},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -377,7 +429,9 @@ int bv_cmd_run(int argc, char **argv)
     run_conf conf;
     memset(&conf, 0, sizeof conf);
     const char *config = NULL, *event = NULL, *record_path = NULL, *alerts_path = NULL;
-    const char *state_dir = NULL, *redis_url = NULL;
+    const char *state_dir = NULL, *redis_url = NULL, *listen = NULL;
+    bv_cmd_reload reload;
+    memset(&reload, 0, sizeof reload);
     bv_cmd_event ev;
     memset(&ev, 0, sizeof ev);
     int quiet = 0, c, rc = 1;
@@ -394,7 +448,7 @@ int bv_cmd_run(int argc, char **argv)
     bv_cmd_alerting al;
     memset(&al, 0, sizeof al);
     struct evdns_base *dns = NULL;
-    struct event *sigint = NULL, *sigterm = NULL, *sigusr1 = NULL, *tick = NULL;
+    struct event *sigint = NULL, *sigterm = NULL, *sigusr1 = NULL, *sighup = NULL, *tick = NULL;
     const char *event_name = NULL, *sd = NULL;
     char *ns = NULL;
     live l;
@@ -430,6 +484,9 @@ int bv_cmd_run(int argc, char **argv)
             break;
         case OPT_REDIS:
             redis_url = optarg;
+            break;
+        case OPT_LISTEN:
+            listen = optarg;
             break;
         case 'q':
             quiet = 1;
@@ -506,8 +563,12 @@ int bv_cmd_run(int argc, char **argv)
     pseudo = ev.pseudo;
     event_name = ev.name;
     sd = ev.state_dir;
-    if (bv_cmd_alerting_check(&conf.alerting, config, rs) != 0) {
+    if (bv_cmd_alerting_check(&conf.alerting, config, rs) != 0 ||
+        bv_cmd_console_check(&conf.console, config) != 0) {
         goto out;
+    }
+    if (listen == NULL) {
+        listen = conf.console.listen;
     }
 
     l.base = event_base_new();
@@ -527,12 +588,16 @@ int bv_cmd_run(int argc, char **argv)
     }
     bv_book_opts bo = {.event = event_name, .ns = ns, .claim_ns = ns, .drill = 0};
     l.book = bv_book_new(rs, store, &bo, on_alert, &l);
+    l.cc.book = l.book;
+    /* with a console, quiet rules are evaluated once a minute too (their charts go on) */
     bv_pipeline_opts po = {.lateness_ms = conf.lateness_ms,
                            .ns = ns,
                            .clock = bv_clock_system(),
-                           .receive_watermark = 1};
-    pl = l.book ? bv_pipeline_new(rs, store, &po, bv_book_on_signal, l.book, errstr, sizeof errstr)
-                : NULL;
+                           .receive_watermark = 1,
+                           .probe_ms = listen ? 60000 : 0};
+    pl = l.book
+             ? bv_pipeline_new(rs, store, &po, bv_cmd_console_signal, &l.cc, errstr, sizeof errstr)
+             : NULL;
     if (pl == NULL) {
         fprintf(stderr, "blikveld run: %s\n", l.book ? errstr : "out of memory");
         goto out;
@@ -570,6 +635,36 @@ int bv_cmd_run(int argc, char **argv)
         l.dispatch = al.dispatch;
         bv_cmd_alerting_ready(&al, l.base, "run");
         bv_dispatch_start(l.dispatch);
+    }
+    reload = (bv_cmd_reload){
+        .files = (const char *const *)conf.rules.v,
+        .nfiles = conf.rules.n,
+        .places = ev.places,
+        .own = conf.places.municipality,
+        .current = &ev.rs,
+        .pipeline = pl,
+        .book = l.book,
+    };
+    bv_cmd_console_args ca = {
+        .cmd = "run",
+        .conf = &conf.console,
+        .listen = listen,
+        .event = event_name,
+        .lang = conf.alerting.language,
+        .state_dir = sd,
+        .base = l.base,
+        .rs = rs,
+        .pipeline = pl,
+        .book = l.book,
+        .store = store,
+        .al = l.dispatch ? &al : NULL,
+        .reload = &reload,
+        .sources = console_sources,
+        .dropped = console_dropped,
+        .sources_arg = &l,
+    };
+    if (bv_cmd_console_open(&l.cc, &ca) != 0) {
+        goto out;
     }
     if (conf.record.dir || record_path) {
         bv_recorder_opts ro = {
@@ -629,11 +724,12 @@ int bv_cmd_run(int argc, char **argv)
     sigint = evsignal_new(l.base, SIGINT, on_stop, &l);
     sigterm = evsignal_new(l.base, SIGTERM, on_stop, &l);
     sigusr1 = evsignal_new(l.base, SIGUSR1, on_usr1, &l);
+    sighup = evsignal_new(l.base, SIGHUP, on_hup, &l);
     tick = event_new(l.base, -1, EV_PERSIST, on_tick, &l);
     struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
-    if (sigint == NULL || sigterm == NULL || sigusr1 == NULL || tick == NULL ||
+    if (sigint == NULL || sigterm == NULL || sigusr1 == NULL || sighup == NULL || tick == NULL ||
         event_add(sigint, NULL) || event_add(sigterm, NULL) || event_add(sigusr1, NULL) ||
-        event_add(tick, &tv)) {
+        event_add(sighup, NULL) || event_add(tick, &tv)) {
         goto out;
     }
     bv_log(BV_LOG_INFO, "run", "event %s: %zu sources, %zu rules, store %s", event_name, l.nsources,
@@ -704,7 +800,7 @@ int bv_cmd_run(int argc, char **argv)
         bv_store_stats_get(store, &ss);
         bv_pipeline_stats_get(pl, &ps);
         bv_book_stats_get(l.book, &bs);
-        print_summary(&l, rs, &ps, &bs, &ss, ev.where, ns);
+        print_summary(&l, ev.rs, &ps, &bs, &ss, ev.where, ns);
         bv_cmd_alerting_print(&al);
     }
     if (ev.redis) {
@@ -738,15 +834,20 @@ out:
     if (sigusr1) {
         event_free(sigusr1);
     }
+    if (sighup) {
+        event_free(sighup);
+    }
     if (tick) {
         event_free(tick);
     }
-    bv_cmd_alerting_close(&al); /* its sinks use the curl loop */
+    bv_cmd_console_close(&l.cc); /* it borrows the dispatcher, pipeline, book and store */
+    bv_cmd_alerting_close(&al);  /* its sinks use the curl loop */
     bv_curl_loop_free(cl);
     bv_store_free(store);
     bv_ingest_free(l.ingest);
     bv_pipeline_free(pl);
     bv_book_free(l.book);
+    bv_cmd_reload_free(&reload); /* the sets reloads replaced (ev's is the current one) */
     bv_health_free(l.health);
     bv_recorder_free(l.rec);
     for (size_t i = 0; i < l.nsinks; i++) {

@@ -154,7 +154,9 @@ int bv_cmd_silence(int argc, char **argv)
         problem = "give one RULE";
     } else if (lift == (dur != NULL)) {
         problem = "give --for DURATION or --lift";
-    } else if ((by = by ? by : getenv("USER") ? getenv("USER") : getenv("LOGNAME")) == NULL ||
+    } else if ((by = by               ? by
+                     : getenv("USER") ? getenv("USER")
+                                      : getenv("LOGNAME")) == NULL ||
                !*by || strlen(by) > 200) {
         problem = "--by NAME is required (who silences: no $USER to take), at most 200 bytes";
     } else if (dur && (bv_duration_parse(dur, strlen(dur), &for_ms) != 0 || for_ms <= 0 ||

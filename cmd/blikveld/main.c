@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BV_VERSION "0.1.0"
-
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);

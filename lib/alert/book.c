@@ -3,8 +3,11 @@
 #include "core/err.h"
 #include "core/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define NO_RULE UINT32_MAX /* a pending claim whose rule a reload removed */
 
 typedef struct episode {
     int firing;
@@ -16,7 +19,7 @@ typedef struct episode {
 typedef struct pending {
     bv_book *book;
     bv_alert *alert;
-    uint32_t rule;
+    uint32_t rule; /* index in the book's current set (reloads renumber it), or NO_RULE */
     bv_claim_kind kind;
     int with_entry; /* the claim carries the alert's outbox entry */
     struct pending *next, *prev;
@@ -37,6 +40,7 @@ struct bv_book {
     pending *pend; /* claims under way */
     size_t npend;
     bv_book_stats st;
+    int warned_stale; /* a signal came from another rule set than the book's (logged once) */
 };
 
 static void on_claim(void *arg, int err, int claimed, const char *winner)
@@ -63,6 +67,8 @@ static void on_claim(void *arg, int err, int claimed, const char *winner)
         if (claimed) {
             p->alert->in_outbox = err == 0 && p->with_entry;
             b->emit(b->arg, p->alert);
+        } else if (p->rule == NO_RULE) {
+            b->st.lost_claims++; /* its rule was removed: there is no episode to adopt into */
         } else {
             b->st.lost_claims++;
             episode *ep = &b->eps[p->rule];
@@ -112,7 +118,17 @@ static void claim_and_emit(bv_book *b, bv_alert *a, uint32_t rule, bv_claim_kind
 void bv_book_on_signal(void *arg, const bv_signal *s)
 {
     bv_book *b = arg;
-    if (s->rule >= b->nrules) {
+    if (s->probe) {
+        return; /* for charts; never fires or resolves anything */
+    }
+    if (s->rule >= b->nrules || bv_rules_get(b->rs, s->rule) != s->spec) {
+        /* a pipeline reloaded without its book (reload through bv_book_reload) */
+        if (!b->warned_stale) {
+            b->warned_stale = 1;
+            bv_log(BV_LOG_ERROR, "alerts",
+                   "signal for rule '%s' of another rule set than the book's: ignored",
+                   s->spec ? s->spec->id : "?");
+        }
         return;
     }
     episode *ep = &b->eps[s->rule];
@@ -202,6 +218,89 @@ void bv_book_stats_get(const bv_book *b, bv_book_stats *out)
     for (size_t i = 0; i < b->nrules; i++) {
         out->firing_now += b->eps[i].firing != 0;
     }
+}
+
+int bv_book_reload(bv_book *b, const bv_ruleset *rs, bv_pipeline_reload_stats *out, char *errstr,
+                   size_t errlen)
+{
+    bv_pipeline_reload_stats st;
+    memset(&st, 0, sizeof st);
+    if (out) {
+        *out = st;
+    }
+    size_t n = bv_rules_count(rs);
+    episode *eps = rs == b->rs ? NULL : calloc(n ? n : 1, sizeof *eps);
+    if (rs != b->rs && eps == NULL) {
+        snprintf(errstr, errlen, "out of memory");
+        return BV_ENOMEM;
+    }
+    /* the pipeline first: it may refuse (evaluations under way, a series that cannot grow) */
+    if (b->pl) {
+        int rc = bv_pipeline_reload(b->pl, rs, &st, errstr, errlen);
+        if (rc != BV_OK) {
+            free(eps);
+            return rc;
+        }
+    }
+    if (rs == b->rs) {
+        st.kept = n;
+        st.changed = st.added = st.removed = st.removed_firing = 0;
+        if (out) {
+            *out = st;
+        }
+        return BV_OK;
+    }
+    /* nothing fails from here on: episodes follow their rule id */
+    size_t kept = 0, changed = 0, added = 0, removed = 0, removed_firing = 0;
+    for (size_t i = 0; i < n; i++) {
+        const bv_rule *nr = bv_rules_get(rs, i);
+        long o = bv_rules_find(b->rs, nr->id);
+        if (o < 0) {
+            added++;
+            continue;
+        }
+        const bv_rule *orule = bv_rules_get(b->rs, (size_t)o);
+        if (memcmp(nr->fingerprint, orule->fingerprint, sizeof nr->fingerprint) == 0) {
+            kept++;
+        } else {
+            changed++;
+        }
+        eps[i] = b->eps[o];
+    }
+    for (size_t i = 0; i < b->nrules; i++) {
+        const bv_rule *orule = bv_rules_get(b->rs, i);
+        if (bv_rules_find(rs, orule->id) >= 0) {
+            continue;
+        }
+        removed++;
+        if (b->eps[i].firing) {
+            removed_firing++;
+            b->st.removed_firing++;
+            bv_log(BV_LOG_WARN, "alerts",
+                   "rule '%s' removed while firing (alert %s): no resolved notice will follow",
+                   orule->id, b->eps[i].id);
+        }
+    }
+    for (pending *p = b->pend; p; p = p->next) {
+        if (p->rule != NO_RULE) {
+            long ni = bv_rules_find(rs, bv_rules_get(b->rs, p->rule)->id);
+            p->rule = ni < 0 ? NO_RULE : (uint32_t)ni;
+        }
+    }
+    free(b->eps);
+    b->eps = eps;
+    b->rs = rs;
+    b->nrules = n;
+    b->warned_stale = 0;
+    st.kept = kept;
+    st.changed = changed;
+    st.added = added;
+    st.removed = removed;
+    st.removed_firing = removed_firing;
+    if (out) {
+        *out = st;
+    }
+    return BV_OK;
 }
 
 void bv_book_free(bv_book *b)

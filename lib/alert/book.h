@@ -9,6 +9,8 @@
  * With an outbox callback, the claim's winner also writes the alert's outbox entry in the same
  * atomic step (the alert it emits then says in_outbox).
  *
+ * Probe signals (pipeline.h) are for charts: the book ignores them.
+ *
  * Ownership: the book borrows ruleset, store and pipeline; alerts passed to the emit callback are
  * borrowed for the call. */
 #ifndef BV_ALERT_BOOK_H
@@ -35,6 +37,7 @@ typedef struct bv_book_opts {
 
 typedef struct bv_book_stats {
     uint64_t fired, resolved, suppressed, lost_claims, claim_errors;
+    uint64_t removed_firing; /* episodes dropped because a reload removed their firing rule */
     size_t firing_now;
 } bv_book_stats;
 
@@ -51,6 +54,24 @@ void bv_book_on_signal(void *book, const bv_signal *s);
 /* Claims not yet answered (alerts waiting to be emitted). */
 size_t bv_book_pending(const bv_book *b);
 void bv_book_stats_get(const bv_book *b, bv_book_stats *out);
+
+/* Hands the book a new rule set (borrowed from now on), and the attached pipeline too
+ * (bv_pipeline_reload, which says what is kept): both change, or neither does. Episodes go by
+ * rule id: a kept or changed rule keeps whether it fires, its alert id, when it last fired (the
+ * cooldown, now the new rule's) and its claims under way; the pipeline then judges a changed
+ * firing rule on its next final bucket and the book resolves it when it no longer holds. A
+ * removed rule's episode is dropped: when it was firing, with a warning ("removed while
+ * firing: no resolved notice will follow"), counted in removed_firing; its claims still under
+ * way deliver their alert when they answer, and touch no episode.
+ *
+ * Returns BV_OK, or what bv_pipeline_reload returned (BV_EAGAIN while evaluations are under
+ * way: try again on a later loop turn; BV_EINVAL with errstr for a rule the store cannot
+ * follow), or BV_ENOMEM; nothing changes then. Reloading to the set the book has is a no-op.
+ * The old set must stay alive: alerts still in flight borrow its rules (free old sets at exit).
+ * out (may be NULL): counts by id, as bv_pipeline_reload gives them, with removed_firing as
+ * the book saw it. */
+int bv_book_reload(bv_book *b, const bv_ruleset *rs, bv_pipeline_reload_stats *out, char *errstr,
+                   size_t errlen);
 void bv_book_free(bv_book *b);
 
 #endif

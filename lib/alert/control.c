@@ -230,6 +230,12 @@ bv_control *bv_control_open(const char *dir, const char *event, bv_control_ack_c
     return c;
 }
 
+void bv_control_set_ack_cb(bv_control *c, bv_control_ack_cb *on_ack, void *arg)
+{
+    c->on_ack = on_ack;
+    c->arg = arg;
+}
+
 void bv_control_free(bv_control *c)
 {
     if (c == NULL) {

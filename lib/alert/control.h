@@ -32,6 +32,8 @@ typedef void bv_control_ack_cb(void *arg, const char *id, const char *by, int64_
 bv_control *bv_control_open(const char *dir, const char *event, bv_control_ack_cb *on_ack,
                             void *arg);
 void bv_control_free(bv_control *c);
+/* Sets (or clears) the callback for acks read by later polls and feeds. */
+void bv_control_set_ack_cb(bv_control *c, bv_control_ack_cb *on_ack, void *arg);
 /* Reads what was appended since the last look. The number of new records, or -1 on a read
  * error (the next poll tries again). */
 int bv_control_poll(bv_control *c);

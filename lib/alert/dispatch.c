@@ -32,6 +32,7 @@ typedef struct tgt_t {
     bv_sink *sink;
     bv_severity min;
     int hb_failing;
+    uint64_t delivered, retried, failed; /* deliveries ((alert, target) pairs) */
 } tgt_t;
 
 typedef struct grp_t {
@@ -270,9 +271,11 @@ static void job_settle(job *j, bv_out_status st, const char *reason)
         shared_mark(d, e, j->p[i].ti);
         if (st == BV_OUT_DELIVERED) {
             d->st.delivered++;
+            d->t[j->target].delivered++;
             audit(d, "delivered", e, tid, j->attempts, NULL, NULL, NULL);
         } else {
             d->st.failed++;
+            d->t[j->target].failed++;
             audit(d, "failed", e, tid, j->attempts, reason, NULL, NULL);
         }
     }
@@ -332,6 +335,7 @@ static void job_done(void *arg, bv_sink_result r, const char *reason)
         return;
     }
     d->st.retries++;
+    t->retried += j->n;
     bv_log(BV_LOG_WARN, "deliver", "%s: %s; attempt %u in %.1f s", t->sink->label, why,
            j->attempts + 1, (double)wait / 1000.0);
     for (size_t i = 0; i < j->n; i++) {
@@ -375,6 +379,7 @@ static void job_attempt(evutil_socket_t fd, short what, void *arg)
                                "the outbox entry does not parse", now(d));
                 shared_mark(d, e, j->p[i].ti);
                 d->st.failed++;
+                d->t[j->target].failed++;
                 j->p[i] = j->p[--j->n];
                 i--;
                 continue;
@@ -1192,6 +1197,21 @@ size_t bv_dispatch_pending(const bv_dispatch *d)
         n += d->g[i]->nq;
     }
     return n;
+}
+
+size_t bv_dispatch_targets(const bv_dispatch *d)
+{
+    return d->nt;
+}
+
+void bv_dispatch_target_get(const bv_dispatch *d, size_t i, bv_dispatch_target_stats *out)
+{
+    const tgt_t *t = &d->t[i];
+    out->id = t->id;
+    out->sink = t->sink->ops->name;
+    out->delivered = t->delivered;
+    out->retried = t->retried;
+    out->failed = t->failed;
 }
 
 void bv_dispatch_stats_get(const bv_dispatch *d, bv_dispatch_stats *out)

@@ -121,6 +121,16 @@ size_t bv_dispatch_pending(const bv_dispatch *d);
 /* Sends what groups hold at once instead of waiting for their time (the end of a run). */
 void bv_dispatch_flush_groups(bv_dispatch *d);
 void bv_dispatch_stats_get(const bv_dispatch *d, bv_dispatch_stats *out);
+
+/* Per target (Alertmanager included): deliveries ((alert, target) pairs) by outcome; retried
+ * counts attempts that will be tried again. Strings are borrowed from the dispatcher. */
+typedef struct bv_dispatch_target_stats {
+    const char *id;   /* "police[0]" */
+    const char *sink; /* "webhook", "email", ... */
+    uint64_t delivered, retried, failed;
+} bv_dispatch_target_stats;
+size_t bv_dispatch_targets(const bv_dispatch *d);
+void bv_dispatch_target_get(const bv_dispatch *d, size_t i, bv_dispatch_target_stats *out);
 void bv_dispatch_free(bv_dispatch *d);
 
 #endif

@@ -1,8 +1,11 @@
 /* pipeline.c: post -> watermark -> normalise -> match -> count -> detectors -> signals.
- * Evaluations are jobs: one store read per detector, then a signal; see pipeline.h. */
+ * Evaluations are jobs: one store read per detector, then a signal; see pipeline.h. A reload
+ * builds the per-rule state of the new set beside the old one and swaps only when all of it is
+ * there, so a failure changes nothing. */
 #include "engine/pipeline.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/timeutil.h"
 #include "engine/seen.h"
 #include "engine/text.h"
 
@@ -27,15 +30,18 @@ typedef struct job_read {
     size_t det;
 } job_read;
 
-/* An evaluation under way. Each rule owns two, allocated once: a live one (on a matching post)
- * and a final one (on a bucket boundary while firing); a rule never needs two of a kind at once,
- * because a post is pushed only when the previous one is done. */
+enum { JOB_LIVE = 0, JOB_FINAL, JOB_PROBE, JOB__N };
+
+/* An evaluation under way. Each rule owns up to three, allocated once: a live one (on a
+ * matching post), a final one (on a bucket boundary while firing) and, with probes, a probe
+ * (on a probe boundary while not firing); a rule never needs two of a kind at once, because a
+ * post is pushed only when the previous one is done. */
 struct job {
     bv_pipeline *pl;
     uint32_t rule;
-    int final;
+    int kind; /* JOB_LIVE, JOB_FINAL or JOB_PROBE */
     int busy;
-    int64_t at_ms; /* live: post time; final: boundary - 1 */
+    int64_t at_ms; /* live: post time; final, probe: boundary - 1 */
     int64_t boundary;
     size_t pending;
     int err;
@@ -47,10 +53,13 @@ struct job {
 
 typedef struct rule_state {
     uint32_t *series;   /* per detector */
+    size_t ndet;        /* the rule's detectors: the length of series and of the jobs' arrays */
     int64_t min_bucket; /* the smallest bucket of its detectors */
     int firing;
     int64_t next_final; /* the next boundary to evaluate while firing */
-    job jobs[2];        /* [0] live, [1] final */
+    int64_t probe_step; /* probes: at the multiples of this (0: never) */
+    int64_t next_probe; /* the next boundary to probe; INT64_MAX before the first post */
+    job jobs[JOB__N];   /* the probe job is allocated only with probe_ms */
     bv_sample ring[RING];
     char *ring_mem[RING]; /* one block per sample: id, url and text; reused */
     size_t ring_cap[RING];
@@ -60,10 +69,29 @@ typedef struct rule_state {
     size_t pring_head, pring_n;
 } rule_state;
 
+/* A bv_pipeline_when_idle callback waiting. */
+typedef struct idle_wait {
+    void (*cb)(void *arg);
+    void *arg;
+    struct idle_wait *next;
+} idle_wait;
+
+/* A series this pipeline registered in the store, and what it asked for: the store keeps what
+ * it was first told, so a reload must not ask for more. */
+typedef struct series_reg {
+    char *key;
+    int64_t bucket_ms, keep_ms;
+    int authors;
+    uint32_t id;
+} series_reg;
+
 struct bv_pipeline {
     const bv_ruleset *rs;
     bv_store *store;
     bv_pipeline_opts opts;
+    char *ns; /* opts.ns, copied (reloads register series under it) */
+    series_reg *sreg;
+    size_t nsreg, capsreg;
     bv_signal_cb *cb;
     void *cbarg;
     size_t nrules;
@@ -79,10 +107,13 @@ struct bv_pipeline {
     size_t nfiring;     /* rules firing now (final evaluations to schedule) */
     uint32_t *firing;   /* their indices, nfiring of them */
     int64_t min_due;    /* no final evaluation can start before the watermark reaches this */
+    int64_t probe_due;  /* no probe can start before the watermark reaches this */
     int sched_dirty;    /* the firing set or a final evaluation changed: look again */
     bv_done_cb *done;
     void *donearg;
-    bv_det_eval *evals; /* scratch, max detectors per rule */
+    struct idle_wait *idle; /* bv_pipeline_when_idle, oldest first */
+    int in_call;            /* inside push, advance or finish */
+    bv_det_eval *evals;     /* scratch, max detectors per rule */
     size_t maxdet;
     const bv_gazetteer *places; /* the rule set's, or NULL */
     bv_place_count placec[BV_SIGNAL_PLACES_MAX];
@@ -345,13 +376,12 @@ static void job_destroy(job *j, size_t ndet)
 }
 
 /* Allocates a job's arrays once, for the rule's detectors. */
-static int job_init(job *j, bv_pipeline *pl, uint32_t rule, int final)
+static int job_init(job *j, bv_pipeline *pl, const bv_rule *r, uint32_t rule, int kind)
 {
-    const bv_rule *r = bv_rules_get(pl->rs, rule);
     size_t n = r->ndetectors ? r->ndetectors : 1;
     j->pl = pl;
     j->rule = rule;
-    j->final = final;
+    j->kind = kind;
     j->counts = calloc(n, sizeof *j->counts);
     j->authors = calloc(n, sizeof *j->authors);
     j->warm = calloc(n, sizeof *j->warm);
@@ -377,16 +407,34 @@ static int job_init(job *j, bv_pipeline *pl, uint32_t rule, int final)
 
 static void schedule_finals(bv_pipeline *pl);
 
+/* Runs the bv_pipeline_when_idle callbacks while the pipeline is idle. */
+static void run_idle(bv_pipeline *pl)
+{
+    while (pl->outstanding == 0 && !pl->in_call && pl->idle) {
+        idle_wait *w = pl->idle;
+        pl->idle = w->next;
+        void (*cb)(void *) = w->cb;
+        void *arg = w->arg;
+        free(w);
+        cb(arg);
+    }
+}
+
 static void job_finished(bv_pipeline *pl)
 {
     pl->outstanding--;
     if (pl->sched_dirty) {
         schedule_finals(pl);
     }
-    if (pl->outstanding == 0 && pl->done) {
+    if (pl->outstanding == 0) {
+        /* the waiters first (a reload), then done: its caller may push the next post at once */
         bv_done_cb *done = pl->done;
+        void *donearg = pl->donearg;
         pl->done = NULL;
-        done(pl->donearg);
+        run_idle(pl);
+        if (done) {
+            done(donearg);
+        }
     }
 }
 
@@ -395,7 +443,8 @@ static void job_complete(job *j)
     bv_pipeline *pl = j->pl;
     const bv_rule *r = bv_rules_get(pl->rs, j->rule);
     rule_state *rs = &pl->rules[j->rule];
-    if (j->final) {
+    int final = j->kind == JOB_FINAL, probe = j->kind == JOB_PROBE;
+    if (final) {
         rs->next_final = j->boundary + rs->min_bucket;
         pl->sched_dirty = 1;
     }
@@ -413,14 +462,15 @@ static void job_complete(job *j)
             .spec = r,
             .holds = r->require_any ? any : all,
             .any_holds = any,
-            .final = j->final,
-            .at_ms = j->final ? j->boundary : j->at_ms,
+            .final = final,
+            .probe = probe,
+            .at_ms = j->kind == JOB_LIVE ? j->at_ms : j->boundary,
             .episode_ms = bv_bucket_start(j->at_ms, rs->min_bucket),
             .evals = pl->evals,
             .nevals = r->ndetectors,
         };
         /* samples only where an alert can follow: a rule holding, or one resolving */
-        if (sig.holds || (j->final && !sig.any_holds)) {
+        if (!probe && (sig.holds || (final && !sig.any_holds))) {
             sig.nsamples = pick_samples(rs, j->at_ms, samples);
             int64_t win = 0;
             for (size_t d = 0; d < r->ndetectors; d++) {
@@ -430,6 +480,7 @@ static void job_complete(job *j)
         }
         sig.samples = samples;
         sig.places = pl->placec;
+        pl->st.probes += (uint64_t)probe;
         pl->cb(pl->cbarg, &sig);
     }
     job_release(j);
@@ -453,11 +504,12 @@ static void on_read(void *arg, int err, const bv_series_read *res)
     }
 }
 
-/* Starts an evaluation of rule at event time at_ms (final: of the bucket ending at boundary). */
-static int start_job(bv_pipeline *pl, uint32_t rule, int final, int64_t at_ms, int64_t boundary)
+/* Starts an evaluation of rule at event time at_ms (final, probe: of the bucket ending at
+ * boundary). */
+static int start_job(bv_pipeline *pl, uint32_t rule, int kind, int64_t at_ms, int64_t boundary)
 {
     const bv_rule *r = bv_rules_get(pl->rs, rule);
-    job *j = &pl->rules[rule].jobs[final ? 1 : 0];
+    job *j = &pl->rules[rule].jobs[kind];
     if (j->busy) {
         return BV_EAGAIN; /* cannot happen while pushes wait for done */
     }
@@ -509,14 +561,14 @@ static void schedule_finals(bv_pipeline *pl)
     for (size_t k = 0; k < pl->nfiring; k++) {
         uint32_t i = pl->firing[k];
         rule_state *rs = &pl->rules[i];
-        if (rs->firing && !rs->jobs[1].busy && rs->next_final <= final_limit(pl, rs)) {
-            start_job(pl, i, 1, rs->next_final - 1, rs->next_final);
+        if (rs->firing && !rs->jobs[JOB_FINAL].busy && rs->next_final <= final_limit(pl, rs)) {
+            start_job(pl, i, JOB_FINAL, rs->next_final - 1, rs->next_final);
         }
     }
     pl->min_due = INT64_MAX;
     for (size_t k = 0; k < pl->nfiring; k++) {
         const rule_state *rs = &pl->rules[pl->firing[k]];
-        if (!rs->jobs[1].busy && rs->next_final < pl->min_due) {
+        if (!rs->jobs[JOB_FINAL].busy && rs->next_final < pl->min_due) {
             pl->min_due = rs->next_final; /* busy ones mark the schedule dirty when done */
         }
     }
@@ -543,10 +595,64 @@ void bv_pipeline_set_firing(bv_pipeline *pl, uint32_t rule, int firing, int64_t 
     pl->sched_dirty = 1;
 }
 
+/* The first multiple of step at or after t. */
+static int64_t align_up(int64_t t, int64_t step)
+{
+    return bv_bucket_start(t - 1, step) + step;
+}
+
+/* The first probe boundary of a rule once posts have come: after the first post and after the
+ * watermark (a boundary already passed is not probed late). */
+static int64_t first_probe(const bv_pipeline *pl, const rule_state *rs)
+{
+    if (rs->probe_step == 0 || pl->st.first_ms == INT64_MIN) {
+        return INT64_MAX;
+    }
+    int64_t t = pl->st.first_ms;
+    if (pl->st.watermark_ms > t) {
+        t = pl->st.watermark_ms;
+    }
+    return bv_bucket_start(t, rs->probe_step) + rs->probe_step;
+}
+
+static void probe_due_update(bv_pipeline *pl)
+{
+    pl->probe_due = INT64_MAX;
+    for (size_t i = 0; i < pl->nrules; i++) {
+        if (pl->rules[i].next_probe < pl->probe_due) {
+            pl->probe_due = pl->rules[i].next_probe;
+        }
+    }
+}
+
+/* Starts the probes that are due: for each rule whose next probe boundary the watermark has
+ * passed, one probe at the last boundary passed (those in between are skipped, so a jump of an
+ * hour costs one probe per rule, not sixty); none for a firing rule (it has final evaluations)
+ * or one whose previous probe is still under way. */
+static void schedule_probes(bv_pipeline *pl)
+{
+    int64_t wm = pl->st.watermark_ms;
+    for (uint32_t i = 0; i < pl->nrules; i++) {
+        rule_state *rs = &pl->rules[i];
+        if (rs->next_probe > wm) {
+            continue;
+        }
+        int64_t b = bv_bucket_start(wm, rs->probe_step);
+        rs->next_probe = b + rs->probe_step;
+        if (!rs->firing && !rs->jobs[JOB_PROBE].busy) {
+            start_job(pl, i, JOB_PROBE, b - 1, b);
+        }
+    }
+    probe_due_update(pl);
+}
+
 static int begin(bv_pipeline *pl, bv_done_cb *done, void *arg)
 {
     if (pl->sched_dirty || pl->finishing || pl->st.watermark_ms >= pl->min_due) {
         schedule_finals(pl);
+    }
+    if (pl->opts.probe_ms > 0 && pl->st.watermark_ms >= pl->probe_due) {
+        schedule_probes(pl);
     }
     if (pl->outstanding == 0) {
         return 1;
@@ -556,7 +662,7 @@ static int begin(bv_pipeline *pl, bv_done_cb *done, void *arg)
     return 0;
 }
 
-int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg)
+static int push_post(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg)
 {
     if (post->kind == BV_POST_DELETE) {
         pl->st.deletes[post->platform]++;
@@ -585,6 +691,13 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
     int late = pl->st.max_ms != INT64_MIN && t < pl->st.watermark_ms;
     if (late) {
         pl->st.late++;
+    }
+    if (pl->st.first_ms == INT64_MIN && pl->opts.probe_ms > 0) {
+        pl->st.first_ms = t; /* probes start after the first post */
+        for (size_t i = 0; i < pl->nrules; i++) {
+            pl->rules[i].next_probe = first_probe(pl, &pl->rules[i]);
+        }
+        probe_due_update(pl);
     }
     if (pl->st.first_ms == INT64_MIN || t < pl->st.first_ms) {
         pl->st.first_ms = t;
@@ -634,28 +747,46 @@ int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg
         ring_add(rs, post);
         pring_add(rs, t, places, nplaces);
         if (!rs->firing) {
-            start_job(pl, ri, 0, t, 0);
+            start_job(pl, ri, JOB_LIVE, t, 0);
         }
     }
     bv_post_clear(post);
     return begin(pl, done, arg);
 }
 
+/* The end of push, advance and finish: the bv_pipeline_when_idle callbacks run only here or
+ * from a store callback, never in the middle of a call (a reload would pull the rule set away
+ * from under it). */
+static int leave(bv_pipeline *pl, int rc)
+{
+    pl->in_call = 0;
+    run_idle(pl);
+    return rc;
+}
+
+int bv_pipeline_push(bv_pipeline *pl, bv_post *post, bv_done_cb *done, void *arg)
+{
+    pl->in_call = 1;
+    return leave(pl, push_post(pl, post, done, arg));
+}
+
 int bv_pipeline_advance(bv_pipeline *pl, int64_t now_ms, bv_done_cb *done, void *arg)
 {
+    pl->in_call = 1;
     if (pl->st.max_ms != INT64_MIN && now_ms - pl->opts.lateness_ms > pl->st.watermark_ms) {
         pl->st.watermark_ms = now_ms - pl->opts.lateness_ms;
     }
-    return begin(pl, done, arg);
+    return leave(pl, begin(pl, done, arg));
 }
 
 int bv_pipeline_finish(bv_pipeline *pl, bv_done_cb *done, void *arg)
 {
+    pl->in_call = 1;
     pl->finishing = 1;
     if (pl->st.max_ms != INT64_MIN && pl->st.max_ms > pl->st.watermark_ms) {
         pl->st.watermark_ms = pl->st.max_ms;
     }
-    return begin(pl, done, arg);
+    return leave(pl, begin(pl, done, arg));
 }
 
 void bv_pipeline_stats_get(const bv_pipeline *pl, bv_pipeline_stats *out)
@@ -664,22 +795,203 @@ void bv_pipeline_stats_get(const bv_pipeline *pl, bv_pipeline_stats *out)
     out->matches = pl->matches;
 }
 
+const bv_ruleset *bv_pipeline_rules(const bv_pipeline *pl)
+{
+    return pl->rs;
+}
+
+int bv_pipeline_when_idle(bv_pipeline *pl, void (*cb)(void *arg), void *arg)
+{
+    idle_wait *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        return BV_ENOMEM;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    idle_wait **tail = &pl->idle;
+    while (*tail) {
+        tail = &(*tail)->next;
+    }
+    *tail = w;
+    run_idle(pl);
+    return BV_OK;
+}
+
+/* ---- per-rule state: made for a new pipeline and for each rule of a reloaded set ---- */
+
+/* The store series of key for this pipeline. The store answers a second registration of a key
+ * with the series it has, as it was first registered: one that would need more buckets kept or
+ * distinct authors where none are counted is refused (reads of it would fail). */
+static int series_get(bv_pipeline *pl, const bv_rule *r, const char *key, int64_t bucket_ms,
+                      int64_t keep_ms, int authors, uint32_t *id, char *errstr, size_t errlen)
+{
+    for (size_t i = 0; i < pl->nsreg; i++) {
+        series_reg *g = &pl->sreg[i];
+        if (strcmp(g->key, key) != 0) {
+            continue;
+        }
+        char b1[32], b2[32], b3[32];
+        if (keep_ms > g->keep_ms) {
+            snprintf(errstr, errlen,
+                     "rule '%s': its windows on %s buckets now need %s of counts, and the store "
+                     "keeps %s for it (a series cannot grow while running): give the rule a "
+                     "new id to start it afresh, or restart",
+                     r->id, bv_duration_format(bucket_ms, b1), bv_duration_format(keep_ms, b2),
+                     bv_duration_format(g->keep_ms, b3));
+            return BV_EINVAL;
+        }
+        if (authors && !g->authors) {
+            snprintf(errstr, errlen,
+                     "rule '%s': it now counts distinct authors on %s buckets, which the store "
+                     "does not keep for it (a series cannot grow while running): give the rule "
+                     "a new id to start it afresh, or restart",
+                     r->id, bv_duration_format(bucket_ms, b1));
+            return BV_EINVAL;
+        }
+        *id = g->id;
+        return BV_OK;
+    }
+    if (pl->nsreg == pl->capsreg) {
+        size_t nc = pl->capsreg ? pl->capsreg * 2 : 16;
+        series_reg *ns = realloc(pl->sreg, nc * sizeof *ns);
+        if (ns == NULL) {
+            snprintf(errstr, errlen, "out of memory");
+            return BV_ENOMEM;
+        }
+        pl->sreg = ns;
+        pl->capsreg = nc;
+    }
+    series_reg *g = &pl->sreg[pl->nsreg];
+    memset(g, 0, sizeof *g);
+    if ((g->key = strdup(key)) == NULL) {
+        snprintf(errstr, errlen, "out of memory");
+        return BV_ENOMEM;
+    }
+    int rc = bv_store_series(pl->store, key, bucket_ms, keep_ms, authors, &g->id);
+    if (rc != 0) {
+        snprintf(errstr, errlen, "store: cannot register series %s", key);
+        free(g->key);
+        return rc;
+    }
+    g->bucket_ms = bucket_ms;
+    g->keep_ms = keep_ms;
+    g->authors = authors;
+    *id = g->id;
+    pl->nsreg++;
+    return BV_OK;
+}
+
+static int64_t gcd64(int64_t a, int64_t b)
+{
+    while (b != 0) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The boundaries a rule is probed at: the multiples of probe_ms that are boundaries of all its
+ * buckets, so every bucket a probe reads is final (0: not probed; also when that step would not
+ * fit in int64). */
+static int64_t probe_step(int64_t probe_ms, const bv_rule *r)
+{
+    if (probe_ms <= 0) {
+        return 0;
+    }
+    int64_t step = probe_ms;
+    for (size_t d = 0; d < r->ndetectors; d++) {
+        int64_t m = r->detectors[d].bucket_ms / gcd64(step, r->detectors[d].bucket_ms);
+        if (step > INT64_MAX / 4 / m) {
+            return 0;
+        }
+        step *= m;
+    }
+    return step;
+}
+
+static void rule_state_free(rule_state *st)
+{
+    free(st->series);
+    free(st->pring);
+    for (int k = 0; k < JOB__N; k++) {
+        job_destroy(&st->jobs[k], st->ndet);
+    }
+    for (size_t k = 0; k < RING; k++) {
+        free(st->ring_mem[k]);
+    }
+    memset(st, 0, sizeof *st);
+}
+
+/* The state of rule r (index i of the set) with nothing counted yet: its series (one per
+ * bucket size, kept long enough for every detector on it) and its jobs. Half-built on failure:
+ * rule_state_free takes it. */
+static int rule_init(bv_pipeline *pl, const bv_rule *r, uint32_t i, rule_state *st, char *errstr,
+                     size_t errlen)
+{
+    st->ndet = r->ndetectors;
+    st->min_bucket = INT64_MAX;
+    st->next_probe = INT64_MAX;
+    st->series = calloc(r->ndetectors ? r->ndetectors : 1, sizeof *st->series);
+    if (st->series == NULL) {
+        snprintf(errstr, errlen, "out of memory");
+        return BV_ENOMEM;
+    }
+    for (size_t d = 0; d < r->ndetectors; d++) {
+        const bv_detector_spec *ds = &r->detectors[d];
+        if (ds->bucket_ms < st->min_bucket) {
+            st->min_bucket = ds->bucket_ms;
+        }
+        int64_t keep = 0;
+        int authors = 0;
+        for (size_t e = 0; e < r->ndetectors; e++) {
+            const bv_detector_spec *es = &r->detectors[e];
+            if (es->bucket_ms == ds->bucket_ms) {
+                int64_t k = (int64_t)bv_det_span(es) * es->bucket_ms;
+                keep = k > keep ? k : keep;
+                authors |= bv_det_author_group(es) != 0;
+            }
+        }
+        char key[512];
+        snprintf(key, sizeof key, "%s/%s/%lld", pl->ns, r->id, (long long)ds->bucket_ms);
+        int rc =
+            series_get(pl, r, key, ds->bucket_ms, keep, authors, &st->series[d], errstr, errlen);
+        if (rc != BV_OK) {
+            return rc;
+        }
+    }
+    if (st->min_bucket == INT64_MAX) {
+        st->min_bucket = 60000;
+    }
+    st->probe_step = probe_step(pl->opts.probe_ms, r);
+    if (job_init(&st->jobs[JOB_LIVE], pl, r, i, JOB_LIVE) != 0 ||
+        job_init(&st->jobs[JOB_FINAL], pl, r, i, JOB_FINAL) != 0 ||
+        (pl->opts.probe_ms > 0 && job_init(&st->jobs[JOB_PROBE], pl, r, i, JOB_PROBE) != 0)) {
+        snprintf(errstr, errlen, "out of memory");
+        return BV_ENOMEM;
+    }
+    return BV_OK;
+}
+
 void bv_pipeline_free(bv_pipeline *pl)
 {
     if (pl == NULL) {
         return;
     }
     for (size_t i = 0; pl->rules && i < pl->nrules; i++) {
-        size_t ndet = bv_rules_get(pl->rs, i)->ndetectors;
-        free(pl->rules[i].series);
-        free(pl->rules[i].pring);
-        job_destroy(&pl->rules[i].jobs[0], ndet);
-        job_destroy(&pl->rules[i].jobs[1], ndet);
-        for (size_t k = 0; k < RING; k++) {
-            free(pl->rules[i].ring_mem[k]);
-        }
+        rule_state_free(&pl->rules[i]);
     }
     free(pl->rules);
+    while (pl->idle) {
+        idle_wait *w = pl->idle;
+        pl->idle = w->next;
+        free(w);
+    }
+    for (size_t i = 0; i < pl->nsreg; i++) {
+        free(pl->sreg[i].key);
+    }
+    free(pl->sreg);
+    free(pl->ns);
     bv_matcher_free(pl->matcher);
     bv_seen_free(pl->seen);
     free(pl->hits);
@@ -704,63 +1016,33 @@ bv_pipeline *bv_pipeline_new(const bv_ruleset *rs, bv_store *store, const bv_pip
     if (pl->opts.lateness_ms < 0) {
         pl->opts.lateness_ms = 0;
     }
+    if (pl->opts.probe_ms < 0) {
+        pl->opts.probe_ms = 0;
+    }
+    pl->ns = strdup(opts->ns ? opts->ns : "");
+    pl->opts.ns = pl->ns;
     pl->cb = cb;
     pl->cbarg = arg;
     pl->nrules = bv_rules_count(rs);
     pl->st.first_ms = pl->st.max_ms = pl->st.watermark_ms = INT64_MIN;
     pl->min_due = INT64_MAX;
+    pl->probe_due = INT64_MAX;
     pl->rules = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->rules);
     pl->hits = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->hits);
     pl->matches = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->matches);
     pl->firing = calloc(pl->nrules ? pl->nrules : 1, sizeof *pl->firing);
     pl->matcher = bv_matcher_new(rs);
     pl->places = bv_rules_places(rs);
-    if (!pl->rules || !pl->hits || !pl->matches || !pl->firing || !pl->matcher) {
+    if (!pl->ns || !pl->rules || !pl->hits || !pl->matches || !pl->firing || !pl->matcher) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < pl->nrules; i++) {
         const bv_rule *r = bv_rules_get(rs, i);
-        rule_state *st = &pl->rules[i];
         if (r->ndetectors > pl->maxdet) {
             pl->maxdet = r->ndetectors;
         }
-        st->series = calloc(r->ndetectors ? r->ndetectors : 1, sizeof *st->series);
-        if (st->series == NULL) {
-            snprintf(errstr, errlen, "out of memory");
-            goto fail;
-        }
-        st->min_bucket = INT64_MAX;
-        for (size_t d = 0; d < r->ndetectors; d++) {
-            const bv_detector_spec *ds = &r->detectors[d];
-            if (ds->bucket_ms < st->min_bucket) {
-                st->min_bucket = ds->bucket_ms;
-            }
-            /* one series per (rule, bucket size), kept long enough for every detector on it */
-            int64_t keep = 0;
-            int authors = 0;
-            for (size_t e = 0; e < r->ndetectors; e++) {
-                const bv_detector_spec *es = &r->detectors[e];
-                if (es->bucket_ms == ds->bucket_ms) {
-                    int64_t k = (int64_t)bv_det_span(es) * es->bucket_ms;
-                    keep = k > keep ? k : keep;
-                    authors |= bv_det_author_group(es) != 0;
-                }
-            }
-            char key[512];
-            snprintf(key, sizeof key, "%s/%s/%lld", opts->ns ? opts->ns : "", r->id,
-                     (long long)ds->bucket_ms);
-            if (bv_store_series(store, key, ds->bucket_ms, keep, authors, &st->series[d]) != 0) {
-                snprintf(errstr, errlen, "store: cannot register series %s", key);
-                goto fail;
-            }
-        }
-        if (st->min_bucket == INT64_MAX) {
-            st->min_bucket = 60000;
-        }
-        if (job_init(&st->jobs[0], pl, (uint32_t)i, 0) != 0 ||
-            job_init(&st->jobs[1], pl, (uint32_t)i, 1) != 0) {
-            snprintf(errstr, errlen, "out of memory");
+        if (rule_init(pl, r, (uint32_t)i, &pl->rules[i], errstr, errlen) != BV_OK) {
             goto fail;
         }
     }
@@ -783,4 +1065,161 @@ bv_pipeline *bv_pipeline_new(const bv_ruleset *rs, bv_store *store, const bv_pip
 fail:
     bv_pipeline_free(pl);
     return NULL;
+}
+
+/* ---- reload ---- */
+
+/* Whether place entries (gazetteer indices) of one set mean the same places in the other. */
+static int same_gazetteer(const bv_gazetteer *a, const bv_gazetteer *b)
+{
+    if (a == b) {
+        return 1;
+    }
+    if (a == NULL || b == NULL || bv_gazetteer_count(a) != bv_gazetteer_count(b)) {
+        return 0;
+    }
+    for (size_t i = 0; i < bv_gazetteer_count(a); i++) {
+        const bv_place *x = bv_gazetteer_get(a, i), *y = bv_gazetteer_get(b, i);
+        if (x->kinds != y->kinds || strcmp(x->name, y->name) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Moves what a rule remembers of its posts (samples and places) from os to ns. */
+static void move_posts(rule_state *ns, rule_state *os, int places)
+{
+    memcpy(ns->ring, os->ring, sizeof ns->ring);
+    memcpy(ns->ring_mem, os->ring_mem, sizeof ns->ring_mem);
+    memcpy(ns->ring_cap, os->ring_cap, sizeof ns->ring_cap);
+    memcpy(ns->ring_cut, os->ring_cut, sizeof ns->ring_cut);
+    ns->ring_head = os->ring_head;
+    ns->ring_n = os->ring_n;
+    memset(os->ring_mem, 0, sizeof os->ring_mem); /* ns owns the blocks now */
+    if (places) {
+        ns->pring = os->pring;
+        ns->pring_head = os->pring_head;
+        ns->pring_n = os->pring_n;
+        os->pring = NULL;
+    }
+}
+
+int bv_pipeline_reload(bv_pipeline *pl, const bv_ruleset *rs, bv_pipeline_reload_stats *out,
+                       char *errstr, size_t errlen)
+{
+    bv_pipeline_reload_stats st;
+    memset(&st, 0, sizeof st);
+    if (out) {
+        *out = st;
+    }
+    if (pl->outstanding > 0 || pl->done || pl->in_call) {
+        snprintf(errstr, errlen, "evaluations under way: try again when they are done");
+        return BV_EAGAIN;
+    }
+    if (rs == pl->rs) {
+        st.kept = pl->nrules;
+        if (out) {
+            *out = st;
+        }
+        return BV_OK;
+    }
+    /* everything the new set needs, beside the old state */
+    size_t n = bv_rules_count(rs), maxdet = 0, ninit = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t nd = bv_rules_get(rs, i)->ndetectors;
+        maxdet = nd > maxdet ? nd : maxdet;
+    }
+    rule_state *rules = calloc(n ? n : 1, sizeof *rules);
+    uint32_t *hits = calloc(n ? n : 1, sizeof *hits);
+    uint32_t *firing = calloc(n ? n : 1, sizeof *firing);
+    uint64_t *matches = calloc(n ? n : 1, sizeof *matches);
+    long *from = calloc(n ? n : 1, sizeof *from);
+    bv_det_eval *evals = calloc(maxdet ? maxdet : 1, sizeof *evals);
+    bv_matcher *matcher = bv_matcher_new(rs);
+    int rc = BV_OK;
+    if (!rules || !hits || !firing || !matches || !from || !evals || !matcher) {
+        snprintf(errstr, errlen, "out of memory");
+        rc = BV_ENOMEM;
+    }
+    for (size_t i = 0; i < n && rc == BV_OK; i++) {
+        const bv_rule *r = bv_rules_get(rs, i);
+        ninit = i + 1;
+        rc = rule_init(pl, r, (uint32_t)i, &rules[i], errstr, errlen);
+        from[i] = bv_rules_find(pl->rs, r->id);
+    }
+    if (rc != BV_OK) {
+        for (size_t i = 0; i < ninit; i++) {
+            rule_state_free(&rules[i]);
+        }
+        free(rules);
+        free(hits);
+        free(firing);
+        free(matches);
+        free(from);
+        free(evals);
+        bv_matcher_free(matcher);
+        return rc;
+    }
+    /* nothing fails from here on: carry the window state over by rule id */
+    int places = same_gazetteer(bv_rules_places(pl->rs), bv_rules_places(rs));
+    size_t nfiring = 0;
+    for (size_t i = 0; i < n; i++) {
+        rule_state *ns = &rules[i];
+        if (from[i] < 0) {
+            st.added++;
+            ns->next_probe = first_probe(pl, ns);
+            continue;
+        }
+        const bv_rule *nr = bv_rules_get(rs, i), *orule = bv_rules_get(pl->rs, (size_t)from[i]);
+        if (memcmp(nr->fingerprint, orule->fingerprint, sizeof nr->fingerprint) == 0) {
+            st.kept++;
+        } else {
+            st.changed++;
+        }
+        rule_state *os = &pl->rules[from[i]];
+        move_posts(ns, os, places);
+        matches[i] = pl->matches[from[i]];
+        if (os->firing) {
+            /* the next final boundary, on the new rule's smallest bucket */
+            ns->firing = 1;
+            ns->next_final = align_up(os->next_final, ns->min_bucket);
+            firing[nfiring++] = (uint32_t)i;
+        }
+        ns->next_probe = os->next_probe != INT64_MAX && ns->probe_step
+                             ? align_up(os->next_probe, ns->probe_step)
+                             : first_probe(pl, ns);
+    }
+    for (size_t i = 0; i < pl->nrules; i++) {
+        if (bv_rules_find(rs, bv_rules_get(pl->rs, i)->id) < 0) {
+            st.removed++;
+            st.removed_firing += pl->rules[i].firing != 0;
+        }
+        rule_state_free(&pl->rules[i]);
+    }
+    free(pl->rules);
+    free(pl->hits);
+    free(pl->firing);
+    free(pl->matches);
+    free(pl->evals);
+    bv_matcher_free(pl->matcher);
+    free(from);
+    pl->rs = rs;
+    pl->nrules = n;
+    pl->rules = rules;
+    pl->hits = hits;
+    pl->firing = firing;
+    pl->nfiring = nfiring;
+    pl->matches = matches;
+    pl->evals = evals;
+    pl->maxdet = maxdet;
+    pl->matcher = matcher;
+    pl->places = bv_rules_places(rs);
+    pl->sched_dirty = 1; /* the firing rules' finals are scheduled on the next begin */
+    pl->min_due = INT64_MIN;
+    probe_due_update(pl);
+    if (out) {
+        *out = st;
+    }
+    return BV_OK;
 }

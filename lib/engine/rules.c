@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -579,7 +580,254 @@ int bv_rules__compile(bv_ruleset *rs, bv_diag *diag)
         }
     }
     free(zero);
+    return rc == BV_OK ? bv_rules__finish(rs) : rc;
+}
+
+/* ---- the id index and fingerprints ---- */
+
+/* Fingerprints are SHA-256 over a byte string written field by field: integers as 8 bytes
+ * little-endian, strings with their length first (NULL as a length of all ones), so no two
+ * different rules write the same string. */
+typedef struct fpbuf {
+    bv_buf b;
+    int err;
+} fpbuf;
+
+static void fp_bytes(fpbuf *f, const void *p, size_t n)
+{
+    if (f->err == 0 && n > 0) {
+        f->err = bv_buf_append(&f->b, p, n);
+    }
+}
+
+static void fp_u64(fpbuf *f, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(v >> (8 * i));
+    }
+    fp_bytes(f, b, sizeof b);
+}
+
+static void fp_dbl(fpbuf *f, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    fp_u64(f, u);
+}
+
+static void fp_str(fpbuf *f, const char *s)
+{
+    if (s == NULL) {
+        fp_u64(f, UINT64_MAX);
+        return;
+    }
+    size_t n = strlen(s);
+    fp_u64(f, n);
+    fp_bytes(f, s, n);
+}
+
+/* The digest of what was written; f is emptied for the next one. */
+static int fp_digest(fpbuf *f, uint8_t out[BV_RULE_FINGERPRINT_LEN])
+{
+    unsigned int len = 0;
+    unsigned char md[EVP_MAX_MD_SIZE];
+    int rc = f->err;
+    if (rc == BV_OK &&
+        EVP_Digest(f->b.p ? f->b.p : "", f->b.len, md, &len, EVP_sha256(), NULL) != 1) {
+        rc = BV_ENOMEM;
+    }
+    if (rc == BV_OK) {
+        memcpy(out, md, BV_RULE_FINGERPRINT_LEN);
+    }
+    bv_buf_reset(&f->b);
+    f->err = BV_OK;
     return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* What the gazetteer recognises and says about each place: a place condition matches by it. */
+static int gazetteer_digest(const bv_gazetteer *g, fpbuf *f, uint8_t out[BV_RULE_FINGERPRINT_LEN])
+{
+    size_t n = g ? bv_gazetteer_count(g) : 0;
+    fp_u64(f, n);
+    for (size_t i = 0; i < n; i++) {
+        const bv_place *p = bv_gazetteer_get(g, i);
+        fp_str(f, p->name);
+        fp_u64(f, p->kinds);
+        fp_u64(f, (uint64_t)p->needs_context);
+        fp_str(f, p->official);
+        fp_u64(f, p->nhomes);
+        for (size_t h = 0; h < p->nhomes; h++) {
+            fp_str(f, p->homes[h].municipality);
+            fp_str(f, p->homes[h].province);
+        }
+    }
+    return fp_digest(f, out);
+}
+
+/* An atom by what it matches: lists and inline keywords alike as the set of their keyword
+ * patterns, regexes by their text, places by mode and the entries they resolved to. */
+static int atom_digest(const ratom *a, const uint8_t *gaz, fpbuf *f,
+                       uint8_t out[BV_RULE_FINGERPRINT_LEN])
+{
+    if (a->kind == ATOM_LIST || a->kind == ATOM_KEYWORD) {
+        const char **v = malloc((a->nexprs ? a->nexprs : 1) * sizeof *v);
+        if (v == NULL) {
+            return BV_ENOMEM;
+        }
+        for (size_t k = 0; k < a->nexprs; k++) {
+            v[k] = a->exprs[k];
+        }
+        qsort(v, a->nexprs, sizeof *v, cmp_str);
+        size_t n = 0;
+        for (size_t k = 0; k < a->nexprs; k++) {
+            if (n == 0 || strcmp(v[n - 1], v[k]) != 0) {
+                v[n++] = v[k];
+            }
+        }
+        fp_u64(f, 'K');
+        fp_u64(f, n);
+        for (size_t k = 0; k < n; k++) {
+            fp_str(f, v[k]);
+        }
+        free(v);
+    } else if (a->kind == ATOM_REGEX) {
+        fp_u64(f, 'R');
+        fp_str(f, a->regex);
+    } else {
+        fp_u64(f, 'P');
+        fp_u64(f, (uint64_t)a->place_mode);
+        fp_u64(f, a->nplace_entries);
+        for (size_t k = 0; k < a->nplace_entries; k++) {
+            fp_u64(f, a->place_entries[k]);
+        }
+        fp_bytes(f, gaz, BV_RULE_FINGERPRINT_LEN);
+    }
+    return fp_digest(f, out);
+}
+
+/* The condition tree from node ni, atoms by their digests. */
+static void fp_cond(const rrule *r, uint32_t ni, const uint8_t (*adig)[BV_RULE_FINGERPRINT_LEN],
+                    fpbuf *f)
+{
+    const rcond *c = &r->nodes[ni];
+    fp_u64(f, c->type);
+    if (c->type == COND_ATOM) {
+        fp_bytes(f, adig[c->atom], BV_RULE_FINGERPRINT_LEN);
+        return;
+    }
+    fp_u64(f, c->n);
+    for (uint32_t k = 0; k < c->n; k++) {
+        fp_cond(r, r->kids[c->first + k], adig, f);
+    }
+}
+
+static void fp_rule(const rrule *rr, const uint8_t (*adig)[BV_RULE_FINGERPRINT_LEN], fpbuf *f)
+{
+    const bv_rule *r = &rr->pub;
+    fp_str(f, "blikveld rule 1");
+    fp_str(f, r->title);
+    fp_u64(f, (uint64_t)r->severity);
+    fp_u64(f, r->nrecipients);
+    for (size_t k = 0; k < r->nrecipients; k++) {
+        fp_str(f, r->recipients[k]);
+    }
+    fp_u64(f, (uint64_t)r->cooldown_ms);
+    fp_u64(f, r->platform_mask);
+    fp_u64(f, r->nlanguages);
+    for (size_t k = 0; k < r->nlanguages; k++) {
+        fp_str(f, r->languages[k]);
+    }
+    fp_u64(f, (uint64_t)r->require_any);
+    fp_u64(f, r->ndetectors);
+    for (size_t k = 0; k < r->ndetectors; k++) {
+        const bv_detector_spec *d = &r->detectors[k];
+        fp_u64(f, (uint64_t)d->type);
+        fp_u64(f, (uint64_t)d->window_ms);
+        fp_u64(f, (uint64_t)d->bucket_ms);
+        fp_u64(f, d->count);
+        fp_dbl(f, d->factor);
+        fp_u64(f, d->min_count);
+        fp_dbl(f, d->min_baseline);
+        fp_u64(f, (uint64_t)d->baseline_ms);
+        fp_u64(f, (uint64_t)d->doubling_ms);
+        fp_u64(f, d->periods);
+        fp_u64(f, (uint64_t)d->by_authors);
+    }
+    fp_cond(rr, rr->root, adig, f);
+}
+
+static int cmp_by_id(const void *a, const void *b, void *arg)
+{
+    const bv_ruleset *rs = arg;
+    return strcmp(rs->rules[*(const uint32_t *)a].pub.id, rs->rules[*(const uint32_t *)b].pub.id);
+}
+
+int bv_rules__finish(bv_ruleset *rs)
+{
+    rs->by_id = malloc((rs->nrules ? rs->nrules : 1) * sizeof *rs->by_id);
+    uint8_t(*adig)[BV_RULE_FINGERPRINT_LEN] = calloc(rs->natoms ? rs->natoms : 1, sizeof *adig);
+    if (rs->by_id == NULL || adig == NULL) {
+        free(adig);
+        return BV_ENOMEM;
+    }
+    for (size_t i = 0; i < rs->nrules; i++) {
+        rs->by_id[i] = (uint32_t)i;
+    }
+    qsort_r(rs->by_id, rs->nrules, sizeof *rs->by_id, cmp_by_id, rs);
+    fpbuf f = {BV_BUF_INIT, BV_OK};
+    uint8_t gaz[BV_RULE_FINGERPRINT_LEN] = {0};
+    int rc = BV_OK;
+    if (rs->nplace_atoms > 0) {
+        rc = gazetteer_digest(rs->places, &f, gaz);
+    }
+    /* only the atoms rules use: those are the ones conditions point at */
+    for (size_t i = 0; i < rs->natoms && rc == BV_OK; i++) {
+        if (rs->atoms[i].nrules > 0) {
+            rc = atom_digest(&rs->atoms[i], gaz, &f, adig[i]);
+        }
+    }
+    for (size_t i = 0; i < rs->nrules && rc == BV_OK; i++) {
+        fp_rule(&rs->rules[i], (const uint8_t(*)[BV_RULE_FINGERPRINT_LEN])adig, &f);
+        rc = fp_digest(&f, rs->rules[i].pub.fingerprint);
+    }
+    bv_buf_free(&f.b);
+    free(adig);
+    return rc;
+}
+
+long bv_rules_find(const bv_ruleset *rs, const char *id)
+{
+    size_t lo = 0, hi = rs->by_id ? rs->nrules : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint32_t i = rs->by_id[mid];
+        int c = strcmp(rs->rules[i].pub.id, id);
+        if (c == 0) {
+            return (long)i;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return -1;
+}
+
+void bv_rule_fingerprint_hex(const bv_rule *r, char out[2 * BV_RULE_FINGERPRINT_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < BV_RULE_FINGERPRINT_LEN; i++) {
+        out[2 * i] = hex[r->fingerprint[i] >> 4];
+        out[2 * i + 1] = hex[r->fingerprint[i] & 15];
+    }
+    out[2 * BV_RULE_FINGERPRINT_LEN] = '\0';
 }
 
 void bv_rules_free(bv_ruleset *rs)
@@ -596,6 +844,7 @@ void bv_rules_free(bv_ruleset *rs)
     free(rs->always_rules);
     free(rs->always_regex);
     free(rs->place_atoms);
+    free(rs->by_id);
     bv_gazetteer_free(rs->places_owned);
     free(rs->own);
     bv_rules__free_parsed(rs);

@@ -53,6 +53,8 @@ typedef struct bv_detector_spec {
                             (`measure: authors`; default posts) */
 } bv_detector_spec;
 
+#define BV_RULE_FINGERPRINT_LEN 32
+
 typedef struct bv_rule {
     char *id;             /* unique in the set; [a-z0-9_-]+ */
     char *title;          /* human-facing; defaults to id */
@@ -68,6 +70,15 @@ typedef struct bv_rule {
     int require_any;             /* 0: every detector must hold (default); 1: any one */
     bv_detector_spec *detectors; /* at least one */
     size_t ndetectors;
+    /* SHA-256 over everything that decides how the rule behaves, computed at load: its match
+     * condition by content (the normalised keywords of the lists and keywords it uses, as a
+     * set, so order, case and duplicates do not count; the text of its regexes; its place
+     * conditions as the gazetteer entries they resolve to, and the gazetteer's names when it has
+     * any place condition), its platform and language filters, detectors (every field), require,
+     * severity, recipients, cooldown and title. Not covered: the id (it is what rules are
+     * paired by), the file and line, list and regex names, and examples. Two loads of the same
+     * files give the same fingerprint; editing a list file the rule uses changes it. */
+    uint8_t fingerprint[BV_RULE_FINGERPRINT_LEN];
 } bv_rule;
 
 typedef struct bv_ruleset bv_ruleset;
@@ -95,6 +106,10 @@ void bv_rules_free(bv_ruleset *rs);
 
 size_t bv_rules_count(const bv_ruleset *rs);
 const bv_rule *bv_rules_get(const bv_ruleset *rs, size_t i); /* borrowed */
+/* The index of the rule with this id, or -1 (a binary search over an index made at load). */
+long bv_rules_find(const bv_ruleset *rs, const char *id);
+/* The fingerprint as 64 hex digits and a NUL. */
+void bv_rule_fingerprint_hex(const bv_rule *r, char out[2 * BV_RULE_FINGERPRINT_LEN + 1]);
 
 /* Per-caller scratch for matching. NULL on allocation failure. */
 bv_matcher *bv_matcher_new(const bv_ruleset *rs);

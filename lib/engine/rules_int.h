@@ -108,12 +108,15 @@ struct bv_ruleset {
     unsigned place_base;
     uint32_t *place_atoms; /* atoms of kind PLACE in use */
     size_t nplace_atoms;
+    uint32_t *by_id; /* rule indices sorted by id, for bv_rules_find */
 };
 
 /* rules_load.c: parses one YAML rule file into rs (rules, atoms, examples). */
 int bv_rules__parse(bv_ruleset *rs, const char *name, const char *yaml, size_t len, bv_diag *diag);
 /* rules.c: builds the Vectorscan database and the pcre2 equivalents once every file is in. */
 int bv_rules__compile(bv_ruleset *rs, bv_diag *diag);
+/* rules.c: once compiled: the id index and each rule's fingerprint (rules.h). */
+int bv_rules__finish(bv_ruleset *rs);
 /* rules_load.c: frees everything parsing made (rules, atoms, files). */
 void bv_rules__free_parsed(bv_ruleset *rs);
 

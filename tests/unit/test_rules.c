@@ -1,5 +1,6 @@
 /* test_rules.c: rule files (validation with file:line:col), keyword semantics, conditions,
- * filters, examples, the fast path against the reference path, and the shipped rules/. */
+ * filters, examples, the fast path against the reference path, the shipped rules/, and
+ * fingerprints (what makes a rule "changed" when the set is reloaded) and lookup by id. */
 #include "testutil.h"
 
 #include "core/err.h"
@@ -1003,6 +1004,147 @@ static void test_garbage_and_truncated(void **state)
     bv_rules_free(rs);
 }
 
+/* ---- fingerprints and lookup by id ---- */
+
+static bv_ruleset *load_files(const char *const *files, size_t n)
+{
+    bv_ruleset *rs = NULL;
+    bv_diag dg;
+    memset(&dg, 0, sizeof dg);
+    if (bv_rules_load(&rs, files, n, &dg) != 0) {
+        char b[1200];
+        fail_msg("load failed: %s", bv_diag_format(&dg, b, sizeof b));
+    }
+    return rs;
+}
+
+static int same_fp(const bv_ruleset *a, const bv_ruleset *b, const char *id)
+{
+    long i = bv_rules_find(a, id), k = bv_rules_find(b, id);
+    assert_true(i >= 0 && k >= 0);
+    return memcmp(bv_rules_get(a, (size_t)i)->fingerprint, bv_rules_get(b, (size_t)k)->fingerprint,
+                  BV_RULE_FINGERPRINT_LEN) == 0;
+}
+
+static void test_fingerprints_files(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/bv-rules-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    static const char yaml[] = "lists:\n"
+                               "  film: {file: film.txt}\n"
+                               "rules:\n"
+                               "  - id: films\n"
+                               "    match: {list: film}\n" DET "  - id: other\n"
+                               "    match: {keyword: brand}\n" DET;
+    write_file("film.txt", "film\nnetflix\n");
+    write_file("a.yaml", yaml);
+    char a[256];
+    snprintf(a, sizeof a, "%s/a.yaml", tmpdir);
+    const char *files[] = {a};
+    bv_ruleset *r1 = load_files(files, 1);
+    bv_ruleset *r2 = load_files(files, 1);
+    assert_true(same_fp(r1, r2, "films")); /* identical files, identical fingerprints */
+    assert_true(same_fp(r1, r2, "other"));
+    assert_memory_not_equal(bv_rules_get(r1, 0)->fingerprint, bv_rules_get(r1, 1)->fingerprint,
+                            BV_RULE_FINGERPRINT_LEN);
+    char hex[2 * BV_RULE_FINGERPRINT_LEN + 1];
+    bv_rule_fingerprint_hex(bv_rules_get(r1, 0), hex);
+    assert_int_equal(strlen(hex), 64);
+    assert_int_equal(strspn(hex, "0123456789abcdef"), 64);
+    /* the list file changes: the rule that uses it changed, the other did not */
+    write_file("film.txt", "film\nnetflix\nvideoland\n");
+    bv_ruleset *r3 = load_files(files, 1);
+    assert_false(same_fp(r1, r3, "films"));
+    assert_true(same_fp(r1, r3, "other"));
+    /* order, case, duplicates and comments in the list are no change */
+    write_file("film.txt", "# streaming\nVideoland\nNetflix\nfilm\nnetflix\n");
+    bv_ruleset *r4 = load_files(files, 1);
+    assert_true(same_fp(r3, r4, "films"));
+    bv_rules_free(r1);
+    bv_rules_free(r2);
+    bv_rules_free(r3);
+    bv_rules_free(r4);
+    rm_tmpdir();
+}
+
+static void test_fingerprints_fields(void **state)
+{
+    (void)state;
+    static const char base[] = "lists:\n"
+                               "  l: [brand, rook]\n"
+                               "regexes:\n"
+                               "  r: 'vuur+werk'\n"
+                               "rules:\n"
+                               "  - id: x\n"
+                               "    title: X\n"
+                               "    match: {any: [{list: l}, {regex: r}]}\n"
+                               "    detectors: [{type: threshold, window: 5m, count: 5}]\n";
+    bv_ruleset *b = load_ok(base);
+    /* what does not change the behaviour: names of lists and regexes, examples, other rules,
+     * where the rule is in the file, spelling of keywords */
+    bv_ruleset *same = load_ok("# a comment\n"
+                               "lists:\n"
+                               "  other_name: [Rook, BRAND, brand]\n"
+                               "regexes:\n"
+                               "  r2: 'vuur+werk'\n"
+                               "rules:\n"
+                               "  - id: y\n"
+                               "    match: {keyword: y}\n" DET "  - id: x\n"
+                               "    title: X\n"
+                               "    match: {any: [{list: other_name}, {regex: r2}]}\n"
+                               "    detectors: [{type: threshold, window: 5m, count: 5}]\n"
+                               "    examples: {match: [brand]}\n");
+    assert_true(same_fp(b, same, "x"));
+    assert_int_equal(bv_rules_find(same, "x"), 1);
+    assert_int_equal(bv_rules_find(same, "y"), 0);
+    assert_int_equal(bv_rules_find(same, "z"), -1);
+    /* what does: each of these is one edit of base */
+    static const char *const edits[][2] = {
+        {"count: 5}", "count: 6}"},
+        {"window: 5m", "window: 10m"},
+        {"type: threshold, window: 5m, count: 5", "type: unique_authors, window: 5m, count: 5"},
+        {"title: X", "title: Y"},
+        {"[brand, rook]", "[brand, rook, vuur]"},
+        {"'vuur+werk'", "'vuur+ werk'"},
+        {"{any: [{list: l}, {regex: r}]}", "{all: [{list: l}, {regex: r}]}"},
+        {"{any: [{list: l}, {regex: r}]}", "{any: [{list: l}, {not: {regex: r}}]}"},
+        {"    title: X\n", "    title: X\n    severity: critical\n"},
+        {"    title: X\n", "    title: X\n    recipients: [police]\n"},
+        {"    title: X\n", "    title: X\n    cooldown: 10m\n"},
+        {"    title: X\n", "    title: X\n    platforms: [x]\n"},
+        {"    title: X\n", "    title: X\n    languages: [nl]\n"},
+        {"    title: X\n", "    title: X\n    require: any\n"},
+    };
+    for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
+        char y[1024];
+        const char *at = strstr(base, edits[i][0]);
+        assert_non_null(at);
+        snprintf(y, sizeof y, "%.*s%s%s", (int)(at - base), base, edits[i][1],
+                 at + strlen(edits[i][0]));
+        bv_ruleset *e = load_ok(y);
+        if (same_fp(b, e, "x")) {
+            fail_msg("edit %zu (%s -> %s) left the fingerprint as it was", i, edits[i][0],
+                     edits[i][1]);
+        }
+        bv_rules_free(e);
+    }
+    bv_rules_free(b);
+    bv_rules_free(same);
+    /* place conditions by the places they take */
+    bv_ruleset *p1 = load_ok("rules:\n  - id: p\n    match: {place: [Haren]}\n" DET);
+    bv_ruleset *p2 = load_ok("rules:\n  - id: p\n    match: {place: [Haren]}\n" DET);
+    bv_ruleset *p3 = load_ok("rules:\n  - id: p\n    match: {place: [Katwijk]}\n" DET);
+    bv_ruleset *p4 = load_ok("rules:\n  - id: p\n    match: {place: any}\n" DET);
+    assert_true(same_fp(p1, p2, "p"));
+    assert_false(same_fp(p1, p3, "p"));
+    assert_false(same_fp(p1, p4, "p"));
+    bv_rules_free(p1);
+    bv_rules_free(p2);
+    bv_rules_free(p3);
+    bv_rules_free(p4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1029,6 +1171,8 @@ int main(void)
         cmocka_unit_test(test_shipped_rules),
         cmocka_unit_test(test_shipped_rules_together),
         cmocka_unit_test(test_garbage_and_truncated),
+        cmocka_unit_test(test_fingerprints_files),
+        cmocka_unit_test(test_fingerprints_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
