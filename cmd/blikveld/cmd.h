@@ -268,7 +268,7 @@ typedef struct bv_cmd_console_conf {
     char *listen;
     bv_cmd_console_tls tls;
     bv_seclist tokens;
-    int64_t session_ms, history_ms;
+    int64_t session_ms, history_ms, keepalive_ms;
 } bv_cmd_console_conf;
 extern const bv_option bv_cmd_console_table[];
 /* What the tables cannot check: listen with tokens or tls, roles, names. 0, or 1 after printing

@@ -47,6 +47,8 @@ const bv_option bv_cmd_console_table[] = {
                     7LL * 86400000, "a browser's login lasts this long after its last use"),
     BV_OPTION_RANGE("history", BV_OPT_DURATION, bv_cmd_console_conf, history_ms, "6h", 600000,
                     7LL * 86400000, "how far back the rules' charts go"),
+    BV_OPTION_RANGE("keepalive", BV_OPT_DURATION, bv_cmd_console_conf, keepalive_ms, "15s", 100,
+                    3600000, "a comment on the live feed this often (proxies close idle streams)"),
     BV_OPTION_END,
 };
 
@@ -143,32 +145,71 @@ static int hook_ack(void *arg, const char *id, const char *rule, const char *by,
     return 0;
 }
 
-static int hook_audit(void *arg, const char *event, bv_buf *out, char *err, size_t errlen)
+/* The audit file of an event in the state dir. */
+static void audit_file(bv_cmd_console *cc, const char *event, bv_console_text_done *done,
+                       void *done_arg)
 {
-    bv_cmd_console *cc = arg;
-    if (!bv_cmd_name_ok(event)) {
-        snprintf(err, errlen, "event names hold only letters, digits, '-', '_' and '.'");
-        return -1;
-    }
+    char msg[256];
     char *path = bv_audit_path(cc->aud_dir, event);
     char *data = NULL;
     size_t len = 0;
     int e = 0;
     if (path == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
+        done(done_arg, 0, "out of memory", 13);
+        return;
     }
     int rc = bv_file_read(path, 64u << 20, &data, &len, &e);
     free(path);
     if (rc != 0 && e != ENOENT) {
-        snprintf(err, errlen, "the audit log of %s cannot be read: %s", event, strerror(e));
-        return -1;
+        int n =
+            snprintf(msg, sizeof msg, "the audit log of %s cannot be read: %s", event, strerror(e));
+        done(done_arg, 0, msg, (size_t)n);
+        return;
     }
-    if (data) {
-        bv_buf_append(out, data, len);
-        free(data);
+    done(done_arg, 1, data ? data : "", data ? len : 0);
+    free(data);
+}
+
+typedef struct audit_read {
+    bv_console_text_done *done;
+    void *done_arg;
+} audit_read;
+
+static void on_audit_read(void *arg, char *text, size_t len)
+{
+    audit_read *ar = arg;
+    if (text == NULL) {
+        ar->done(ar->done_arg, 0, "redis did not answer", 20);
+    } else {
+        ar->done(ar->done_arg, 1, text, len);
     }
-    return 0;
+    free(ar);
+}
+
+/* With Redis, the event's record is there (every process writes to it); else in the state
+ * dir's audit file. */
+static void hook_audit(void *arg, const char *event, bv_console_text_done *done, void *done_arg)
+{
+    bv_cmd_console *cc = arg;
+    if (!bv_cmd_name_ok(event)) {
+        static const char m[] = "event names hold only letters, digits, '-', '_' and '.'";
+        done(done_arg, 0, m, sizeof m - 1);
+        return;
+    }
+    if (cc->al && cc->al->redis && strcmp(event, cc->event) == 0) {
+        audit_read *ar = calloc(1, sizeof *ar);
+        if (ar) {
+            ar->done = done;
+            ar->done_arg = done_arg;
+            if (bv_shared_read(cc->al->redis, "audit", on_audit_read, ar) == 0) {
+                return;
+            }
+            free(ar);
+        }
+        bv_log(BV_LOG_WARN, "console", "audit: redis is not connected: answering from %s",
+               cc->aud_dir);
+    }
+    audit_file(cc, event, done, done_arg);
 }
 
 static int64_t hook_silenced(void *arg, const char *rule, int64_t now)
@@ -416,6 +457,7 @@ int bv_cmd_console_open(bv_cmd_console *cc, const bv_cmd_console_args *a)
         .tokens = cc->tokens,
         .ntokens = cc->ntokens,
         .session_ms = c->session_ms,
+        .keepalive_ms = c->keepalive_ms,
         .event = a->event,
         .run = a->run,
         .drill = a->drill,

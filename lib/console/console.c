@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <yajl/yajl_parse.h>
 
 #define MAX_BODY 16384
 #define MAX_SOURCES 64
@@ -279,7 +280,7 @@ static void write_alert(const entry *e, bv_buf *b)
     } else {
         bv_buf_puts(b, "null");
     }
-    bv_buf_putc(b, '}');
+    bv_buf_puts(b, ",\"current\":true}"); /* the list and the feed hold an id's newest record */
 }
 
 static rule_now *rule_by_id(bv_console *c, const char *id)
@@ -298,6 +299,11 @@ static void client_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
     client *cl = arg;
+    /* a connection that failed under a reply still streaming (EOF, timeout) leaves its request
+     * to us, detached (libevent frees only what the connection still holds) */
+    if (cl->req && evhttp_request_get_connection(cl->req) == NULL) {
+        evhttp_request_free(cl->req);
+    }
     cl->dead = 1;
     cl->req = NULL;
     cl->evcon = NULL;
@@ -699,24 +705,32 @@ static void write_metrics(bv_console *c, bv_buf *b)
     bv_metrics_family(b, "blikveld_rule_window_value", "gauge",
                       "The last evaluation of each rule's first detector: its window count "
                       "(distinct authors for unique_authors).");
-    bv_metrics_family(b, "blikveld_rule_window_level", "gauge",
-                      "The value at which each rule's first detector holds.");
-    for (size_t i = 0; i < nr && i < c->nrules; i++) {
-        const bv_rule *r = bv_rules_get(c->rs, i);
-        if (c->rules[i].evals && r->ndetectors) {
-            double value, level;
-            bv_history_measure(&r->detectors[0], &c->rules[i].evals[0], &value, &level);
-            bv_metrics_sample(b, "blikveld_rule_window_value", value, "rule", r->id, NULL);
-            bv_metrics_sample(b, "blikveld_rule_window_level", level, "rule", r->id, NULL);
+    for (int level_pass = 0; level_pass < 2; level_pass++) {
+        /* each family's lines together (the exposition format wants one group per family) */
+        if (level_pass) {
+            bv_metrics_family(b, "blikveld_rule_window_level", "gauge",
+                              "The value at which each rule's first detector holds.");
+        }
+        for (size_t i = 0; i < nr && i < c->nrules; i++) {
+            const bv_rule *r = bv_rules_get(c->rs, i);
+            if (c->rules[i].evals && r->ndetectors) {
+                double value, level;
+                bv_history_measure(&r->detectors[0], &c->rules[i].evals[0], &value, &level);
+                bv_metrics_sample(
+                    b, level_pass ? "blikveld_rule_window_level" : "blikveld_rule_window_value",
+                    level_pass ? level : value, "rule", r->id, NULL);
+            }
         }
     }
     bv_metrics_family(b, "blikveld_alerts_total", "counter", "Alerts, by rule and state.");
-    bv_metrics_family(b, "blikveld_alerts_firing", "gauge", "1 while a rule's alert fires.");
     for (size_t i = 0; i < c->nrules; i++) {
         bv_metrics_sample(b, "blikveld_alerts_total", (double)c->rules[i].fired, "rule",
                           c->rules[i].id, "state", "firing", NULL);
         bv_metrics_sample(b, "blikveld_alerts_total", (double)c->rules[i].resolved, "rule",
                           c->rules[i].id, "state", "resolved", NULL);
+    }
+    bv_metrics_family(b, "blikveld_alerts_firing", "gauge", "1 while a rule's alert fires.");
+    for (size_t i = 0; i < c->nrules; i++) {
         bv_metrics_sample(b, "blikveld_alerts_firing", c->rules[i].firing ? 1 : 0, "rule",
                           c->rules[i].id, NULL);
     }
@@ -903,12 +917,14 @@ static void do_ack(bv_console *c, struct evhttp_request *req, const bv_principal
     }
     int64_t at = now_ms(c);
     char err[256] = "";
+    /* before the hook: recording the ack may report it back at once (bv_console_acked) */
+    int had = e->ack_by != NULL;
     int rc = c->h.ack ? c->h.ack(c->h.arg, e->id, e->rule, who->name, at, err, sizeof err) : 0;
     if (rc < 0) {
         reply_error(c, req, 500, err[0] ? err : "the acknowledgement could not be recorded");
         return;
     }
-    int already = rc == 1 || e->ack_by != NULL;
+    int already = rc == 1 || had;
     if (!already) {
         bv_console_acked(c, e->id, who->name, at);
     } else if (e->ack_by == NULL) {
@@ -970,46 +986,104 @@ static void do_reload(bv_console *c, struct evhttp_request *req, const bv_princi
     c->h.reload(c->h.arg, who->name, reload_done, c); /* may answer at once */
 }
 
+/* A request answered later (the audit log may come from Redis): the client may be gone by
+ * then; the connection's close callback says so. */
+typedef struct pending {
+    bv_console *c;
+    struct evhttp_request *req;
+    char event[128];
+} pending;
+
+static void pending_closed(struct evhttp_connection *evcon, void *arg)
+{
+    (void)evcon;
+    ((pending *)arg)->req = NULL;
+}
+
+/* 1 when line[0..n) is one JSON object (a record that can go into the answer as it is). */
+static int json_object_ok(const char *line, size_t n)
+{
+    if (n == 0 || line[0] != '{' || !bv_json_depth_ok(line, n, 32)) {
+        return 0;
+    }
+    yajl_handle h = yajl_alloc(NULL, NULL, NULL);
+    if (h == NULL) {
+        return 0;
+    }
+    int ok = yajl_parse(h, (const unsigned char *)line, n) == yajl_status_ok &&
+             yajl_complete_parse(h) == yajl_status_ok;
+    yajl_free(h);
+    return ok;
+}
+
+static void audit_done(void *arg, int ok, const char *text, size_t len)
+{
+    pending *p = arg;
+    struct evhttp_request *req = p->req;
+    if (req == NULL) {
+        free(p);
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
+    bv_console *c = p->c;
+    if (!ok) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%.*s", (int)(len < 200 ? len : 200), text ? text : "");
+        reply_error(c, req, 400, msg[0] ? msg : "the audit log could not be read");
+        free(p);
+        return;
+    }
+    bv_buf b = {0};
+    bv_buf_puts(&b, "{\"event\":");
+    json_str(&b, p->event);
+    bv_buf_puts(&b, ",\"records\":[");
+    /* the lines are the audit log's JSON objects; one that is not (a torn line) is left out */
+    int first = 1;
+    size_t i = 0;
+    while (text && i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        if (json_object_ok(text + i, end - i)) {
+            bv_buf_puts(&b, first ? "" : ",");
+            bv_buf_append(&b, text + i, end - i);
+            first = 0;
+        }
+        i = end + 1;
+    }
+    bv_buf_puts(&b, "]}\n");
+    reply_json(req, 200, &b);
+    bv_buf_free(&b);
+    free(p);
+}
+
 static void do_audit(bv_console *c, struct evhttp_request *req, const char *query)
 {
-    const char *ev = c->event;
     struct evkeyvalq q;
     TAILQ_INIT(&q);
+    const char *ev = NULL;
     if (query && evhttp_parse_query_str(query, &q) == 0) {
-        const char *v = evhttp_find_header(&q, "event");
-        if (v && *v) {
-            ev = v;
-        }
+        ev = evhttp_find_header(&q, "event");
     }
-    bv_buf lines = {0};
-    char err[256] = "";
-    int rc = c->h.audit ? c->h.audit(c->h.arg, ev, &lines, err, sizeof err) : 0;
-    if (rc != 0) {
-        reply_error(c, req, 400, err[0] ? err : "the audit log could not be read");
-    } else {
-        bv_buf *b = &c->scratch;
-        bv_buf_reset(b);
-        bv_buf_puts(b, "{\"event\":");
-        json_str(b, ev);
-        bv_buf_puts(b, ",\"records\":[");
-        /* the lines are JSON objects already (the audit log's own) */
-        int first = 1;
-        size_t i = 0;
-        while (i < lines.len) {
-            const char *nl = memchr(lines.p + i, '\n', lines.len - i);
-            size_t end = nl ? (size_t)(nl - lines.p) : lines.len;
-            if (end > i && lines.p[i] == '{') {
-                bv_buf_puts(b, first ? "" : ",");
-                bv_buf_append(b, lines.p + i, end - i);
-                first = 0;
-            }
-            i = end + 1;
-        }
-        bv_buf_puts(b, "]}\n");
-        reply_json(req, 200, b);
+    if (ev == NULL || *ev == '\0') {
+        ev = c->event;
     }
+    pending *p = calloc(1, sizeof *p);
+    if (p == NULL || strlen(ev) >= sizeof p->event) {
+        free(p);
+        evhttp_clear_headers(&q);
+        reply_error(c, req, 400, "no such event");
+        return;
+    }
+    p->c = c;
+    p->req = req;
+    snprintf(p->event, sizeof p->event, "%s", ev);
     evhttp_clear_headers(&q);
-    bv_buf_free(&lines);
+    if (c->h.audit == NULL) {
+        audit_done(p, 1, "", 0);
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), pending_closed, p);
+    c->h.audit(c->h.arg, p->event, audit_done, p); /* may answer at once */
 }
 
 static void do_events(bv_console *c, struct evhttp_request *req)
@@ -1280,6 +1354,43 @@ fail:
 
 /* ---- life ---- */
 
+/* The last evaluation of a rule whose definition may have changed: its counts stand until the
+ * next evaluation, its levels are the new definition's (a raised threshold shows at once).
+ * 0 when the detectors' types differ (the counts measured something else). */
+static int refresh_levels(const bv_rule *r, bv_det_eval *ev, size_t n)
+{
+    if (n != r->ndetectors) {
+        return 0;
+    }
+    for (size_t d = 0; d < n; d++) {
+        const bv_detector_spec *s = &r->detectors[d];
+        bv_det_eval *e = &ev[d];
+        if (e->type != s->type) {
+            return 0;
+        }
+        switch (s->type) {
+        case BV_DET_THRESHOLD:
+            e->threshold = s->count;
+            e->holds = e->count >= s->count;
+            break;
+        case BV_DET_UNIQUE_AUTHORS:
+            e->threshold = s->count;
+            e->holds = e->authors >= s->count;
+            break;
+        case BV_DET_SPIKE:
+            e->threshold = s->min_count;
+            e->factor = s->factor;
+            break;
+        case BV_DET_GROWTH:
+            e->threshold = s->min_count;
+            break;
+        default:
+            break;
+        }
+    }
+    return 1;
+}
+
 static int set_rules(bv_console *c, const bv_ruleset *rs)
 {
     size_t n = rs ? bv_rules_count(rs) : 0;
@@ -1304,7 +1415,7 @@ static int set_rules(bv_console *c, const bv_ruleset *rs)
             nr[i].firing = old->firing;
             nr[i].fired = old->fired;
             nr[i].resolved = old->resolved;
-            if (old->ndet == r->ndetectors) {
+            if (old->evals && refresh_levels(r, old->evals, old->ndet)) {
                 nr[i].evals = old->evals; /* the last counts stand until the next evaluation */
                 old->evals = NULL;
             }

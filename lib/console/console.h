@@ -49,6 +49,7 @@ typedef struct bv_console_source {
 } bv_console_source;
 
 typedef void bv_console_reload_done(void *arg, int ok, const char *json);
+typedef void bv_console_text_done(void *arg, int ok, const char *text, size_t len);
 
 typedef struct bv_console_hooks {
     void *arg;
@@ -65,8 +66,9 @@ typedef struct bv_console_hooks {
      * idle moment), then calls done exactly once: ok 1 when the new set took over, 0 when it
      * was refused; json is the answer (with the diagnostic). */
     void (*reload)(void *arg, const char *by, bv_console_reload_done *done, void *done_arg);
-    /* The event's audit records (JSON lines) appended to out. 0, or -1 with err. */
-    int (*audit)(void *arg, const char *event, bv_buf *out, char *err, size_t errlen);
+    /* Reads the event's audit records and calls done exactly once (now or later): ok 1 with
+     * the records as JSON lines in text[0..len), or ok 0 with the reason in text. */
+    void (*audit)(void *arg, const char *event, bv_console_text_done *done, void *done_arg);
     /* Until when rule is silenced (0: it is not). */
     int64_t (*silenced)(void *arg, const char *rule, int64_t now_ms);
 } bv_console_hooks;
