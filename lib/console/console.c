@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/queue.h>
 #include <yajl/yajl_parse.h>
 
@@ -99,6 +100,16 @@ struct bv_console {
 };
 
 /* ---- small helpers ---- */
+
+/* The pipeline's stats; without a pipeline: no posts (no event time, no watermark). */
+static void pipeline_stats(const bv_console *c, bv_pipeline_stats *ps)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->first_ms = ps->max_ms = ps->watermark_ms = INT64_MIN;
+    if (c->o.pipeline) {
+        bv_pipeline_stats_get(c->o.pipeline, ps);
+    }
+}
 
 static int64_t now_ms(const bv_console *c)
 {
@@ -426,10 +437,7 @@ static void write_rules(bv_console *c, int history, bv_buf *b)
 {
     int64_t now = now_ms(c);
     bv_pipeline_stats ps;
-    memset(&ps, 0, sizeof ps);
-    if (c->o.pipeline) {
-        bv_pipeline_stats_get(c->o.pipeline, &ps);
-    }
+    pipeline_stats(c, &ps);
     /* the charts end now; a drill's end where its event time is (it may be months ago), and
      * span the whole drill when everything is kept */
     int64_t step = c->o.history ? bv_history_step(c->o.history) : 60000;
@@ -662,10 +670,7 @@ static void write_sources(bv_console *c, bv_buf *b)
 static void write_metrics(bv_console *c, bv_buf *b)
 {
     bv_pipeline_stats ps;
-    memset(&ps, 0, sizeof ps);
-    if (c->o.pipeline) {
-        bv_pipeline_stats_get(c->o.pipeline, &ps);
-    }
+    pipeline_stats(c, &ps);
     bv_metrics_family(b, "blikveld_posts_total", "counter", "Posts received, by platform.");
     for (int p = 0; p < BV_PLATFORM__COUNT; p++) {
         bv_metrics_sample(b, "blikveld_posts_total", (double)ps.posts[p], "platform",
@@ -842,7 +847,9 @@ static const char *header(struct evhttp_request *req, const char *name)
     return evhttp_find_header(evhttp_request_get_input_headers(req), name);
 }
 
-/* A POST from a browser must come from our own page: its Origin (when sent) names our host. */
+/* A POST from a browser must come from our own page: its Origin (when sent) names our host.
+ * The scheme may be https while we speak http: a reverse proxy in front ends TLS (the README's
+ * way to HTTPS without `tls`); an attacker's page differs in its host, not only its scheme. */
 static int same_origin(bv_console *c, struct evhttp_request *req)
 {
     const char *origin = header(req, "Origin");
@@ -850,9 +857,13 @@ static int same_origin(bv_console *c, struct evhttp_request *req)
         return 1;
     }
     const char *host = header(req, "Host");
-    const char *scheme = c->ssl ? "https://" : "http://";
-    size_t sl = strlen(scheme);
-    return host && strncmp(origin, scheme, sl) == 0 && strcmp(origin + sl, host) == 0;
+    const char *rest = NULL;
+    if (strncmp(origin, "https://", 8) == 0) {
+        rest = origin + 8;
+    } else if (!c->ssl && strncmp(origin, "http://", 7) == 0) {
+        rest = origin + 7;
+    }
+    return host && rest && strcasecmp(rest, host) == 0;
 }
 
 static size_t read_body(struct evhttp_request *req, char *buf, size_t cap)
@@ -885,8 +896,9 @@ static void do_login(bv_console *c, struct evhttp_request *req)
         return;
     }
     char cookie[256];
-    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s",
-             BV_AUTH_COOKIE, sid, (long long)(c->o.session_ms / 1000), c->ssl ? "; Secure" : "");
+    /* a session cookie (no Max-Age): the server ends the session after `session` unused */
+    snprintf(cookie, sizeof cookie, "%s=%s; Path=/; HttpOnly; SameSite=Strict%s", BV_AUTH_COOKIE,
+             sid, c->ssl ? "; Secure" : "");
     evhttp_add_header(evhttp_request_get_output_headers(req), "Set-Cookie", cookie);
     bv_log(BV_LOG_INFO, "console", "%s logged in (%s)", who->name,
            who->role == BV_ROLE_ACK ? "ack" : "read");
@@ -1700,6 +1712,9 @@ void bv_console_signal(bv_console *c, const bv_signal *s)
 {
     if (s->rule >= c->nrules || c->rs == NULL || s->spec != bv_rules_get(c->rs, s->rule)) {
         return; /* a signal of a rule set that was replaced */
+    }
+    if (s->nevals == 0 || s->evals == NULL) {
+        return; /* nothing evaluated (the history ignores such a signal too) */
     }
     rule_now *rn = &c->rules[s->rule];
     if (rn->evals == NULL) {
