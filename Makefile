@@ -5,7 +5,7 @@ PKGS     := libevent libevent_openssl libcurl yajl libpcre2-8 hiredis yaml-0.1 l
 DEB_PKGS := build-essential pkg-config libevent-dev libcurl4-openssl-dev libyajl-dev libpcre2-dev \
             libhiredis-dev libyaml-dev libvectorscan-dev libutf8proc-dev libssl-dev libcmocka-dev \
             redis-server python3 clang libwslay-dev python3-websockets openssl \
-            python3-aiosmtpd prometheus-alertmanager
+            python3-aiosmtpd prometheus-alertmanager chromium fonts-liberation
 
 CC      ?= cc
 OPT     ?= -O2
@@ -53,6 +53,10 @@ endif
 all: $(BIN)
 
 # Installs the Debian packages that are missing; does nothing (no apt-get update) when all are there.
+# Node: any node on PATH will do (NodeSource's conflicts with Debian's npm, so npm is never in
+# DEB_PKGS); without one, Debian's nodejs + npm (node 18). Then the browser test's one npm package
+# (tests/browser: playwright-core, no browser download) when missing or older than its lock file.
+PW_CORE := tests/browser/node_modules/playwright-core
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -61,6 +65,15 @@ deps:
 	  echo "deps: installing$$missing"; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@if ! command -v node >/dev/null 2>&1; then \
+	  echo "deps: installing nodejs npm"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm; \
+	fi
+	@if [ ! -d $(PW_CORE) ] || [ tests/browser/package-lock.json -nt $(PW_CORE) ]; then \
+	  echo "deps: npm ci in tests/browser"; \
+	  cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund; \
 	fi
 
 $(BUILD)/%.o: %.c

@@ -265,6 +265,7 @@ static size_t replay_source(void *arg, bv_console_source *out, size_t max)
             .platform = "file",
             .state = d->done ? "finished" : "replaying",
             .posts = posts,
+            .last_post_ms = ps.max_ms != INT64_MIN ? ps.max_ms : 0, /* the drill's event time */
             .up = 1,
         };
     }

@@ -476,14 +476,15 @@ int bv_cmd_console_open(bv_cmd_console *cc, const bv_cmd_console_args *a)
         fprintf(stderr, "blikveld %s: console: %s\n", a->cmd, err);
         return 1;
     }
+    /* always said (the log level may hide INFO): with port 0 it is the only way to know */
     if (bv_console_open_local(cc->console)) {
-        bv_log(BV_LOG_WARN, "console",
-               "console at %s (no tokens configured: loopback only, and anyone on this machine "
-               "may use it)",
-               bv_console_url(cc->console));
+        fprintf(stderr,
+                "blikveld %s: console at %s (no tokens configured: loopback only, and anyone on "
+                "this machine may use it)\n",
+                a->cmd, bv_console_url(cc->console));
     } else {
-        bv_log(BV_LOG_INFO, "console", "console at %s (%zu tokens)", bv_console_url(cc->console),
-               cc->ntokens);
+        fprintf(stderr, "blikveld %s: console at %s (%zu tokens)\n", a->cmd,
+                bv_console_url(cc->console), cc->ntokens);
     }
     return 0;
 }

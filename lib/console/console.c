@@ -58,7 +58,8 @@ typedef struct client {
 
 typedef struct rule_now {
     char *id;
-    bv_det_eval *evals; /* the last evaluation, ndet of them; NULL before one */
+    bv_det_eval *evals; /* the newest evaluation (by event time), ndet of them; NULL before one */
+    int64_t evals_ms;   /* its at_ms */
     size_t ndet;
     int firing;
     uint64_t fired, resolved; /* alerts seen */
@@ -287,7 +288,11 @@ static void write_alert(const entry *e, bv_buf *b)
     if (e->ack_by) {
         bv_buf_puts(b, "{\"by\":");
         json_str(b, e->ack_by);
-        bv_buf_printf(b, ",\"at\":%lld}", (long long)e->ack_ms);
+        if (e->ack_ms > 0) {
+            bv_buf_printf(b, ",\"at\":%lld}", (long long)e->ack_ms);
+        } else {
+            bv_buf_puts(b, ",\"at\":null}"); /* acknowledged before this process saw it */
+        }
     } else {
         bv_buf_puts(b, "null");
     }
@@ -856,6 +861,12 @@ static int same_origin(bv_console *c, struct evhttp_request *req)
     if (origin == NULL) {
         return 1;
     }
+    if (strcmp(origin, "null") == 0) {
+        /* a form POST from a page under Referrer-Policy: no-referrer carries "Origin: null"
+         * (Fetch: serializing a request origin); Sec-Fetch-Site still tells our own page */
+        const char *site = header(req, "Sec-Fetch-Site");
+        return site && strcmp(site, "same-origin") == 0;
+    }
     const char *host = header(req, "Host");
     const char *rest = NULL;
     if (strncmp(origin, "https://", 8) == 0) {
@@ -1213,6 +1224,14 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply_error(c, req, 403, "cross-origin request refused");
         return;
     }
+    if (post && evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
+        /* the API's POSTs take no body, or JSON: no form a foreign page could send */
+        const char *ct = header(req, "Content-Type");
+        if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0) {
+            reply_error(c, req, 415, "a body must be application/json");
+            return;
+        }
+    }
     bv_buf *b = &c->scratch;
     bv_buf_reset(b);
     if (page) {
@@ -1429,6 +1448,7 @@ static int set_rules(bv_console *c, const bv_ruleset *rs)
             nr[i].resolved = old->resolved;
             if (old->evals && refresh_levels(r, old->evals, old->ndet)) {
                 nr[i].evals = old->evals; /* the last counts stand until the next evaluation */
+                nr[i].evals_ms = old->evals_ms;
                 old->evals = NULL;
             }
         }
@@ -1717,6 +1737,9 @@ void bv_console_signal(bv_console *c, const bv_signal *s)
         return; /* nothing evaluated (the history ignores such a signal too) */
     }
     rule_now *rn = &c->rules[s->rule];
+    if (rn->evals && s->at_ms < rn->evals_ms) {
+        return; /* a final evaluation lags the watermark: a post's newer one stands */
+    }
     if (rn->evals == NULL) {
         rn->evals = calloc(rn->ndet ? rn->ndet : 1, sizeof *rn->evals);
         if (rn->evals == NULL) {
@@ -1725,6 +1748,7 @@ void bv_console_signal(bv_console *c, const bv_signal *s)
     }
     size_t n = s->nevals < rn->ndet ? s->nevals : rn->ndet;
     memcpy(rn->evals, s->evals, n * sizeof *rn->evals);
+    rn->evals_ms = s->at_ms;
     c->rules_dirty = 1;
 }
 

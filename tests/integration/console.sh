@@ -268,6 +268,16 @@ c4=$(req xo4 -H "Origin: http://127.0.0.1:$PORT" -d "token=$TOK_KAB" "$U/login")
 check "a POST with a foreign Origin is refused 403 (login, reload, ack); our own Origin logs in" \
     '[ "$c1 $c2 $c3 $c4" = "403 403 403 303" ] && [ -z "$(hdr xo1 Set-Cookie)" ] && [ -n "$(hdr xo4 Set-Cookie)" ]' \
     'echo "$c1 $c2 $c3 $c4"'
+c1=$(req xn1 -H "Origin: null" -H "Sec-Fetch-Site: same-origin" -d "token=$TOK_KAB" "$U/login")
+c2=$(req xn2 -H "Origin: null" -H "Sec-Fetch-Site: cross-site" -d "token=$TOK_KAB" "$U/login")
+c3=$(req xn3 -H "Origin: null" -d "token=$TOK_KAB" "$U/login")
+check "Origin: null (a form under Referrer-Policy: no-referrer) logs in only from our own site" \
+    '[ "$c1 $c2 $c3" = "303 403 403" ]' 'echo "$c1 $c2 $c3"'
+c1=$(req ct1 "${OC[@]}" -H "Content-Type: text/plain" -d "x" -X POST "$U/api/reload")
+c2=$(req ct2 "${OC[@]}" -H "Content-Type: application/x-www-form-urlencoded" -d "a=b" -X POST \
+    "$U/api/alerts/00000000000000000000000000000000/ack")
+check "an API POST with a body that is not JSON is refused 415" '[ "$c1 $c2" = "415 415" ]' \
+    'echo "$c1 $c2"'
 
 # ---- headers ----
 code=$(req asset "$U/app.css")

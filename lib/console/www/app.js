@@ -56,6 +56,7 @@
             ack: 'Bevestigen',
             acking: 'Bezig\u2026',
             acked_by: 'bevestigd door {by} om {t}',
+            acked_by_only: 'bevestigd door {by}',
             ack_failed: 'Bevestigen mislukt: {e}',
             net_error: 'geen verbinding met de server',
             places: 'Plaatsen',
@@ -165,6 +166,7 @@
             ack: 'Acknowledge',
             acking: 'Sending\u2026',
             acked_by: 'acknowledged by {by} at {t}',
+            acked_by_only: 'acknowledged by {by}',
             ack_failed: 'Acknowledging failed: {e}',
             net_error: 'no connection to the server',
             places: 'Places',
@@ -917,8 +919,11 @@
 
         const row = el('div', {class: 'ack-row'});
         if (a.ack) {
-            row.appendChild(el('span', {class: 'acked-by', title: fmtFull(toMs(a.ack.at))},
-                t('acked_by', {by: str(a.ack.by), t: fmtHM(toMs(a.ack.at))})));
+            const ackAt = toMs(a.ack.at);
+            const known = !Number.isNaN(ackAt) && ackAt > 0; /* acked before this process knew */
+            row.appendChild(el('span', {class: 'acked-by', title: known ? fmtFull(ackAt) : ''},
+                known ? t('acked_by', {by: str(a.ack.by), t: fmtHM(ackAt)})
+                    : t('acked_by_only', {by: str(a.ack.by)})));
         } else if (canAck()) {
             const busy = S.ackBusy.has(a.id);
             row.appendChild(el('button', {class: 'ack btn', type: 'button', disabled: busy},
