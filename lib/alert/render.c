@@ -974,6 +974,26 @@ int bv_lang_parse(const char *s)
     return -1;
 }
 
+int bv_render_evidence(const bv_det_eval *e, bv_lang lang, bv_buf *out)
+{
+    bv_render_opts o = {.lang = lang};
+    rw w;
+    size_t start = out->len;
+    rw_init(&w, out, &o, 0);
+    w_evidence(&w, e);
+    return rw_done(&w, start);
+}
+
+int bv_render_place(const bv_alert_place *p, bv_lang lang, bv_buf *out)
+{
+    bv_render_opts o = {.lang = lang};
+    rw w;
+    size_t start = out->len;
+    rw_init(&w, out, &o, 0);
+    w_place(&w, p, 1);
+    return rw_done(&w, start);
+}
+
 int bv_render_subject(const bv_message *m, const bv_render_opts *o, bv_buf *out)
 {
     rw w;

@@ -39,4 +39,12 @@ int bv_render_html(const bv_message *m, const bv_render_opts *o, bv_buf *out);
  * the acknowledge link. */
 int bv_render_short(const bv_message *m, const bv_render_opts *o, size_t max, bv_buf *out);
 
+/* One detector's evidence in the words messages use ("25 verschillende accounts in 30m
+ * (drempel 25)"), as plain text (the caller escapes it where it is markup). */
+int bv_render_evidence(const bv_det_eval *e, bv_lang lang, bv_buf *out);
+/* A place as messages name it: "Haren 14 (gemeente Groningen)", or for an ambiguous name
+ * "Haren 3 — welke? 2 plaatsen met die naam: Groningen, Groningen; Oss, Noord-Brabant";
+ * plain text. */
+int bv_render_place(const bv_alert_place *p, bv_lang lang, bv_buf *out);
+
 #endif

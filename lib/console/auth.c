@@ -3,6 +3,7 @@
  * (evhttp_parse_query_str), but it fills a header list with every field and has no bound on a
  * value's length; a login form needs one bounded field, so it is read here. */
 #include "console/auth.h"
+#include "core/buf.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -256,20 +257,6 @@ const char *bv_auth_bearer(const char *h, size_t *len)
     return t;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 int bv_auth_form_value(const char *body, size_t len, const char *name, char *out, size_t outlen)
 {
     size_t nlen = strlen(name);
@@ -286,8 +273,8 @@ int bv_auth_form_value(const char *body, size_t len, const char *name, char *out
                 if (c == '+') {
                     c = ' ';
                 } else if (c == '%') {
-                    int hi = k + 2 < end ? hexval(body[k + 1]) : -1;
-                    int lo = k + 2 < end ? hexval(body[k + 2]) : -1;
+                    int hi = k + 2 < end ? bv_hex_value(body[k + 1]) : -1;
+                    int lo = k + 2 < end ? bv_hex_value(body[k + 2]) : -1;
                     if (hi < 0 || lo < 0) {
                         return -1;
                     }

@@ -1,6 +1,6 @@
 /* report.c: the drill debrief page; see report.h. One writer that remembers a failed append and
  * escapes every string that is not our own markup; the words of each language in one table (the
- * evidence and places read as in lib/alert/render.c, whose helpers are private to it); the charts
+ * evidence and places in the words of messages, bv_render_evidence and bv_render_place); the charts
  * drawn from the history's points, merged per unit of width when there are more points than
  * units, on one time axis for every rule. Nothing is kept beyond the call. */
 #include "console/report.h"
@@ -42,10 +42,8 @@ typedef struct words {
     /* detectors in words */
     const char *at_least_w, *spike, *usual_n, *mean_per, *over_the, *before, *doubling;
     const char *windows_of, *in_a_row, *newest_window, *in_newest, *spike_level;
-    /* evidence, as render.c words it */
-    const char *post1, *posts_w, *account1, *accounts, *diff_accounts, *threshold, *usual, *per;
-    const char *at_least, *growth, *per_window, *not_met;
-    const char *municipality, *province, *which, *which_n;
+    /* detectors' words shared with the evidence (render.c's, which says the evidence) */
+    const char *posts_w, *accounts, *diff_accounts, *threshold, *usual, *at_least, *growth;
     const char *months[12];
     char decimal, thousands;
 } words;
@@ -102,22 +100,13 @@ static const words nl_words = {
     .newest_window = "nieuwste venster",
     .in_newest = "in het nieuwste venster van",
     .spike_level = "piekdrempel",
-    .post1 = "bericht",
     .posts_w = "berichten",
-    .account1 = "account",
     .accounts = "accounts",
     .diff_accounts = "verschillende accounts",
     .threshold = "drempel",
     .usual = "het normale niveau",
-    .per = "per",
     .at_least = "minimaal",
     .growth = "groei",
-    .per_window = "per venster",
-    .not_met = "niet gehaald",
-    .municipality = "gemeente",
-    .province = "provincie",
-    .which = "welke?",
-    .which_n = "plaatsen met die naam",
     .months = {"jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec"},
     .decimal = ',',
     .thousands = '.',
@@ -175,22 +164,13 @@ static const words en_words = {
     .newest_window = "newest window",
     .in_newest = "in the newest window of",
     .spike_level = "spike level",
-    .post1 = "post",
     .posts_w = "posts",
-    .account1 = "account",
     .accounts = "accounts",
     .diff_accounts = "different accounts",
     .threshold = "threshold",
     .usual = "the usual level",
-    .per = "per",
     .at_least = "at least",
     .growth = "growth",
-    .per_window = "per window",
-    .not_met = "not met",
-    .municipality = "municipality of",
-    .province = "province",
-    .which = "which?",
-    .which_n = "places of that name",
     .months = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"},
     .decimal = '.',
     .thousands = ',',
@@ -656,71 +636,38 @@ static void w_spec(rp *w, const bv_detector_spec *d)
     }
 }
 
-/* One detector's evidence, as render.c says it (numbers with thousands marks). */
+/* Words from render.c (messages and the debrief say the same), escaped here. */
+static void w_rendered(rp *w, int (*render)(const void *, bv_lang, bv_buf *), const void *x)
+{
+    bv_buf t = BV_BUF_INIT;
+    if (render(x, w->o->lang, &t) != BV_OK) {
+        w->fail = 1;
+    } else {
+        w_strn(w, t.p ? t.p : "", t.len);
+    }
+    bv_buf_free(&t);
+}
+
+static int render_evidence(const void *e, bv_lang lang, bv_buf *out)
+{
+    return bv_render_evidence(e, lang, out);
+}
+
+static int render_place(const void *p, bv_lang lang, bv_buf *out)
+{
+    return bv_render_place(p, lang, out);
+}
+
+/* One detector's evidence. */
 static void w_evidence(rp *w, const bv_det_eval *e)
 {
-    const words *L = w->L;
-    char dur[32], n1[48], n2[48], n3[48], c[40], t[40];
-    n_int(L, e->count, c);
-    n_int(L, e->threshold, t);
-    bv_duration_format(e->window_ms, dur);
-    switch (e->type) {
-    case BV_DET_THRESHOLD:
-        w_sfmt(w, "%s %s in %s (%s %s)", c, e->count == 1 ? L->post1 : L->posts_w, dur,
-               L->threshold, t);
-        break;
-    case BV_DET_UNIQUE_AUTHORS: {
-        char au[40];
-        w_sfmt(w, "%s %s in %s (%s %s)", n_int(L, e->authors, au),
-               e->authors == 1 ? L->account1 : L->diff_accounts, dur, L->threshold, t);
-        break;
-    }
-    case BV_DET_SPIKE:
-        w_sfmt(w, "%s %s in %s, %sx %s (%s %s %s; %s %sx, %s %s)", c,
-               e->count == 1 ? L->post1 : L->posts_w, dur, n_dec(L, e->ratio, n1), L->usual,
-               n_dec(L, e->baseline, n2), L->per, dur, L->threshold, n_dec(L, e->factor, n3),
-               L->at_least, t);
-        break;
-    case BV_DET_GROWTH:
-        w_sfmt(w, "%s %sx %s %s (%s %sx); %s %s:", L->growth, n_dec(L, e->ratio, n1), L->per, dur,
-               L->threshold, n_dec(L, e->factor, n2), e->by_authors ? L->accounts : L->posts_w,
-               L->per_window);
-        for (unsigned k = e->nwindows <= BV_DET_MAX_PERIODS + 1 ? e->nwindows : 0; k-- > 0;) {
-            char x[40];
-            w_sfmt(w, "%s%s", k + 1 == e->nwindows ? " " : " \xe2\x86\x92 ",
-                   n_int(L, e->windows[k], x));
-        }
-        break;
-    default:
-        w_sfmt(w, "%s %s in %s", c, e->count == 1 ? L->post1 : L->posts_w, dur);
-        break;
-    }
-    if (!e->holds) {
-        w_sfmt(w, " (%s)", L->not_met);
-    }
+    w_rendered(w, render_evidence, e);
 }
 
 /* "Haren 14 (gemeente Groningen)", "Katwijk 3 — welke? 2 plaatsen met die naam: ..." */
 static void w_place(rp *w, const bv_alert_place *p)
 {
-    const words *L = w->L;
-    char n[40];
-    w_str(w, p->name);
-    w_sfmt(w, " %s", n_int(L, p->count, n));
-    if (p->nambiguous) {
-        w_lit(w, " \xe2\x80\x94 ");
-        w_sfmt(w, "%s %zu %s", L->which, p->nambiguous, L->which_n);
-        for (size_t k = 0; k < p->nambiguous; k++) {
-            w_lit(w, k ? "; " : ": ");
-            w_str(w, p->ambiguous[k]);
-        }
-    } else if (p->municipality && (!p->name || strcmp(p->municipality, p->name) != 0)) {
-        w_sfmt(w, " (%s ", L->municipality);
-        w_str(w, p->municipality);
-        w_lit(w, ")");
-    } else if (!p->municipality && p->province && p->name && strcmp(p->province, p->name) == 0) {
-        w_sfmt(w, " (%s)", L->province);
-    }
+    w_rendered(w, render_place, p);
 }
 
 /* ---- the chart ---- */

@@ -35,4 +35,19 @@ void bv_buf_consume(bv_buf *b, size_t n); /* drops the first n bytes */
 char *bv_buf_steal(bv_buf *b);            /* caller frees; b is emptied */
 void bv_buf_free(bv_buf *b);
 
+/* The value of hex digit c (0-9, a-f, A-F), or -1. */
+static inline int bv_hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
 #endif

@@ -2,6 +2,7 @@
  * bytes, pick the scheme, split user info at the last '@', then host, port and db, or the path.
  * Messages point at 1-based positions and never quote the user info (it may hold the password). */
 #include "net/redis_url.h"
+#include "core/buf.h"
 #include "core/err.h"
 
 #include <arpa/inet.h>
@@ -40,20 +41,6 @@ static int is_alpha(char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static int hex_value(char c)
-{
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 static int prefix_nocase(const char *s, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);
@@ -89,8 +76,8 @@ static int decode(const char *s, size_t n, size_t pos, const char *what, char **
             d[k++] = s[i];
             continue;
         }
-        int hi = i + 1 < n ? hex_value(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+        int hi = i + 1 < n ? bv_hex_value(s[i + 1]) : -1;
+        int lo = i + 2 < n ? bv_hex_value(s[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
             free(d);
             return fail(errstr, errlen,
@@ -323,7 +310,7 @@ static int parse_tcp(const char *s, size_t n, size_t pos, bv_redis_addr *a, char
         int hexish = 1;
         for (size_t k = 0; k < n && s[k] != '/'; k++) {
             colons += s[k] == ':';
-            hexish = hexish && (s[k] == ':' || s[k] == '.' || hex_value(s[k]) >= 0);
+            hexish = hexish && (s[k] == ':' || s[k] == '.' || bv_hex_value(s[k]) >= 0);
         }
         if (colons > 1 && hexish) {
             return fail(errstr, errlen,

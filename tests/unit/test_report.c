@@ -538,11 +538,11 @@ static void test_languages(void **state)
     o.nalerts = 1;
     o.lang = BV_LANG_NL;
     nl = report(&o);
-    has(nl, "1.200 berichten in 10m, 342,86x het normale niveau (3,5 per 10m; drempel 3x, "
+    has(nl, "1200 berichten in 10m, 342,86x het normale niveau (3,5 per 10m; drempel 3x, "
             "minimaal 10)");
     o.lang = BV_LANG_EN;
     en = report(&o);
-    has(en, "1,200 posts in 10m, 342.86x the usual level (3.5 per 10m; threshold 3x, "
+    has(en, "1200 posts in 10m, 342.86x the usual level (3.5 per 10m; threshold 3x, "
             "at least 10)");
     free(nl);
     free(en);
