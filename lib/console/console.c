@@ -4,6 +4,7 @@
 #include "console/console.h"
 
 #include "alert/book.h"
+#include "alert/render.h"
 #include "console/assets.h"
 #include "console/metrics.h"
 #include "core/err.h"
@@ -44,6 +45,7 @@ typedef struct entry {
     int firing;
     int64_t fired_ms; /* the episode's start: the sort key */
     uint64_t seq;     /* arrival, for ties */
+    char *evidence;   /* {"nl": [...], "en": [...]}: each detector's evidence in words */
     char *ack_by;
     int64_t ack_ms;
 } entry;
@@ -262,6 +264,7 @@ static void entry_clear(entry *e)
 {
     free(e->rule);
     free(e->json);
+    free(e->evidence);
     free(e->ack_by);
     memset(e, 0, sizeof *e);
 }
@@ -295,6 +298,10 @@ static void write_alert(const entry *e, bv_buf *b)
         }
     } else {
         bv_buf_puts(b, "null");
+    }
+    if (e->evidence) {
+        bv_buf_puts(b, ",\"evidence_text\":");
+        bv_buf_puts(b, e->evidence);
     }
     bv_buf_puts(b, ",\"current\":true}"); /* the list and the feed hold an id's newest record */
 }
@@ -1628,33 +1635,58 @@ size_t bv_console_clients(const bv_console *c)
     return c->nclients;
 }
 
+/* The alert's JSON (as blikveld prints alerts) into out, and into ev each detector's evidence
+ * in the words messages use, in both languages ({"nl": [...], "en": [...]}: the page shows them
+ * as they are). */
+static int alert_json(const bv_alert *a, bv_buf *out, bv_buf *ev)
+{
+    int rc = bv_alert_format_json(a, out);
+    bv_buf line = {0};
+    for (int lang = 0; lang < 2; lang++) {
+        bv_buf_puts(ev, lang ? "],\"en\":[" : "{\"nl\":[");
+        for (size_t i = 0; i < a->nevals; i++) {
+            bv_buf_reset(&line);
+            if (bv_render_evidence(&a->evals[i], lang ? BV_LANG_EN : BV_LANG_NL, &line) != BV_OK) {
+                rc = BV_ENOMEM;
+            }
+            bv_buf_puts(ev, i ? ",\"" : "\"");
+            bv_buf_json_str(ev, line.p ? line.p : "", line.len);
+            bv_buf_putc(ev, '"');
+        }
+    }
+    bv_buf_puts(ev, "]}");
+    bv_buf_free(&line);
+    return rc == BV_OK && out->p && ev->p ? BV_OK : BV_ENOMEM;
+}
+
 /* A resolved record shows what the firing one did (the evidence and samples that made it fire;
  * at resolve time they are near zero), with the state and times of the resolved one. */
-static int resolved_json(const entry *e, const bv_alert *a, bv_buf *out)
+static int resolved_json(const entry *e, const bv_alert *a, bv_buf *out, bv_buf *ev)
 {
     char err[128];
     bv_alert *f = e && e->firing && e->json
                       ? bv_alert_parse_json(e->json, strlen(e->json), err, sizeof err)
                       : NULL;
     if (f == NULL) {
-        return bv_alert_format_json(a, out);
+        return alert_json(a, out, ev);
     }
     f->state = BV_ALERT_RESOLVED;
     f->since_ms = f->at_ms;
     f->at_ms = a->at_ms;
-    int rc = bv_alert_format_json(f, out);
+    int rc = alert_json(f, out, ev);
     bv_alert_free(f);
     return rc;
 }
 
 void bv_console_alert(bv_console *c, const bv_alert *a)
 {
-    bv_buf json = {0};
+    bv_buf json = {0}, ev = {0};
     int firing = a->state == BV_ALERT_FIRING;
     int rc =
-        firing ? bv_alert_format_json(a, &json) : resolved_json(find_alert(c, a->id), a, &json);
-    if (rc != BV_OK || json.p == NULL) {
+        firing ? alert_json(a, &json, &ev) : resolved_json(find_alert(c, a->id), a, &json, &ev);
+    if (rc != BV_OK) {
         bv_buf_free(&json);
+        bv_buf_free(&ev);
         return;
     }
     rule_now *rn = a->rule ? rule_by_id(c, a->rule->id) : NULL;
@@ -1687,6 +1719,8 @@ void bv_console_alert(bv_console *c, const bv_alert *a)
     }
     free(e->json);
     e->json = bv_buf_steal(&json);
+    free(e->evidence);
+    e->evidence = bv_buf_steal(&ev);
     e->firing = firing;
     e->fired_ms = firing ? a->at_ms : a->since_ms ? a->since_ms : a->at_ms;
     e->seq = ++c->seq;

@@ -372,10 +372,12 @@ async function run(browser, first, shots) {
         const ev = await page.$$eval(firstSel + ' .evidence li', (l) => l.map((x) => x.textContent));
         const places = await text(page, firstSel + ' .places');
         const d = first.detectors[0];
-        const want = `${d.unique_authors} auteurs in 10 min (drempel ${d.threshold})`;
+        /* the words of the messages (render.c), sent by the server with the alert */
+        const want = `${d.unique_authors} verschillende accounts in 10m (drempel ${d.threshold})`;
+        const sent = first.evidence_text && first.evidence_text.nl && first.evidence_text.nl[0];
         return (title === first.title && badge === 'OEFENING' && ev.length === 1 &&
-            ev[0] === want && places.includes('Utrecht')) ||
-            JSON.stringify({title, badge, ev, want, places});
+            sent === want && ev[0] === want && places.includes('Utrecht')) ||
+            JSON.stringify({title, badge, ev, want, sent, places});
     });
     await step('its sample posts: excerpts and safe links', async () => {
         const s = await page.$$eval(firstSel + ' .samples li', (l) => l.map((x) => ({
@@ -442,7 +444,7 @@ async function run(browser, first, shots) {
             {timeout: WAIT_MS});
         const ev = await page.$$eval('#alerts > article:first-child .evidence li',
             (l) => l.map((x) => x.textContent));
-        return (ev.length === 1 && /^\d+ berichten in 10 min \(drempel 5\)$/.test(ev[0])) ||
+        return (ev.length === 1 && /^\d+ berichten in 10m \(drempel 5\)$/.test(ev[0])) ||
             JSON.stringify(ev);
     });
     await step('the rule\'s shown count is its newest evaluation, as in its chart', async () => {

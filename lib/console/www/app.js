@@ -887,14 +887,17 @@
         }
 
         if (Array.isArray(a.detectors) && a.detectors.length) {
+            /* the server's words (those of the messages) when it sends them */
+            const said = a.evidence_text && Array.isArray(a.evidence_text[S.lang]) ?
+                a.evidence_text[S.lang] : [];
             const ul = el('ul', {class: 'evidence'});
-            for (const d of a.detectors) {
+            a.detectors.forEach((d, i) => {
                 if (d && typeof d === 'object') {
                     ul.appendChild(el('li', {
                         class: d.holds === false ? 'not-met' : 'holds', 'data-type': str(d.type),
-                    }, evidenceText(d)));
+                    }, typeof said[i] === 'string' ? said[i] : evidenceText(d)));
                 }
-            }
+            });
             art.appendChild(ul);
         }
         if (Array.isArray(a.places) && a.places.length) {
