@@ -384,9 +384,10 @@ ROOK=$(fired rook-centrum)
 req alerts "${OC[@]}" "$U/api/alerts" > /dev/null
 check "/api/alerts: newest first (rook-centrum, then brand-haven), one entry per id" \
     '[ -n "$ROOK" ] && jqf "$T/alerts.b" "[.alerts[].id] == [\"$ROOK\", \"$BRAND\"]"' 'cat "$T/alerts.b"'
-check "/api/alerts: the alert as printed, with its evidence and samples, plus ack null" \
+check "/api/alerts: the alert as printed, with its evidence and samples, plus ack null and evidence_text" \
     'jqf "$T/alerts.b" ".alerts[1] | .type == \"alert\" and .state == \"firing\" and .event == \"haren-console\" and .severity == \"critical\" and .recipients == [\"police\"] and .detectors == [{\"type\":\"threshold\",\"window\":\"10m\",\"count\":3,\"threshold\":3,\"holds\":true}] and (.samples | length == 3 and all(.[]; .platform == \"facebook\" and (.excerpt | test(\"rand\"))))  and .drill == false and .ack == null" &&
-     [ "$(jq -c "select(.id == \"$BRAND\") | del(.ack)" "$T/a.out" | head -1)" = "$(jq -c ".alerts[1] | del(.ack, .current)" "$T/alerts.b")" ]' \
+     [ "$(jq -c "select(.id == \"$BRAND\") | del(.ack)" "$T/a.out" | head -1)" = "$(jq -c ".alerts[1] | del(.ack, .current, .evidence_text)" "$T/alerts.b")" ] &&
+     jqf "$T/alerts.b" ".alerts[1].evidence_text == {\"nl\": [\"3 berichten in 10m (drempel 3)\"], \"en\": [\"3 posts in 10m (threshold 3)\"]}"' \
     'jq -c ".alerts[1]" "$T/alerts.b"'
 check "/api/alerts: each alert has \"current\": true (CONTRACT.md: the newest record of its id)" \
     'jqf "$T/alerts.b" "all(.alerts[]; .current == true)"' \
