@@ -255,10 +255,7 @@ static size_t replay_source(void *arg, bv_console_source *out, size_t max)
     drill *d = arg;
     bv_pipeline_stats ps;
     bv_pipeline_stats_get(d->pl, &ps);
-    uint64_t posts = 0;
-    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
-        posts += ps.posts[i];
-    }
+    uint64_t posts = bv_pipeline_posts(&ps);
     if (max) {
         out[0] = (bv_console_source){
             .name = "replay",
@@ -278,10 +275,7 @@ static int write_report(const char *path, drill *d, const char *event, const cha
 {
     bv_pipeline_stats ps;
     bv_pipeline_stats_get(d->pl, &ps);
-    uint64_t posts = 0;
-    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
-        posts += ps.posts[i];
-    }
+    uint64_t posts = bv_pipeline_posts(&ps);
     bv_report_opts o = {
         .event = event,
         .run = run,

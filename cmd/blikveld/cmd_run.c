@@ -102,6 +102,7 @@ typedef struct live {
     int stopping, drained, err, drain_timeout;
     int64_t started_ms;
     bv_cmd_console cc;
+    bv_source_stats shown[64]; /* the sources as the console last asked (it borrows strings) */
 } live;
 
 static void usage(FILE *out)
@@ -242,8 +243,9 @@ static void print_sources(const live *l, FILE *out)
 static size_t console_sources(void *arg, bv_console_source *out, size_t max)
 {
     live *l = arg;
-    static bv_source_stats st[64];
-    for (size_t i = 0; i < l->nsources && i < max && i < 64; i++) {
+    bv_source_stats *st = l->shown;
+    size_t cap = sizeof l->shown / sizeof l->shown[0];
+    for (size_t i = 0; i < l->nsources && i < max && i < cap; i++) {
         bv_source_stats_get(l->sources[i], &st[i]);
         const char *state = st[i].state ? st[i].state : "?";
         out[i] = (bv_console_source){

@@ -254,10 +254,7 @@ int bv_cmd_sinks_open(bv_sink **sinks, size_t *n, bv_sink_format format, const c
 
 uint64_t bv_cmd_print_posts(const bv_pipeline_stats *ps)
 {
-    uint64_t posts = 0;
-    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
-        posts += ps->posts[i];
-    }
+    uint64_t posts = bv_pipeline_posts(ps);
     fprintf(stderr, "  posts           %llu", (unsigned long long)posts);
     for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
         if (ps->posts[i]) {

@@ -142,6 +142,15 @@ int bv_pipeline_advance(bv_pipeline *pl, int64_t now_ms, bv_done_cb *done, void 
 void bv_pipeline_set_firing(bv_pipeline *pl, uint32_t rule, int firing, int64_t at_ms);
 
 void bv_pipeline_stats_get(const bv_pipeline *pl, bv_pipeline_stats *out);
+/* The posts of every platform together. */
+static inline uint64_t bv_pipeline_posts(const bv_pipeline_stats *ps)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < BV_PLATFORM__COUNT; i++) {
+        n += ps->posts[i];
+    }
+    return n;
+}
 
 /* What a reload did, by rule id: kept (same id, same fingerprint), changed (same id, another
  * fingerprint), added, removed; removed_firing: removed rules that were firing (their episode
