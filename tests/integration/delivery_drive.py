@@ -37,7 +37,7 @@ import threading
 import time
 import urllib.request
 
-from drive_util import free_port, jsonl, kill, read, wait_until, yaml_str
+from drive_util import free_port, jsonl, kill, mentions, read, wait_until, yaml_str
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "delivery")
@@ -763,7 +763,7 @@ def privacy():
     leaks = []
     for where, text in seen.items():
         bare = PUBLIC_LINK.sub("", text)
-        leaks += ["%s: author %s" % (where, a) for a in authors if a in bare]
+        leaks += ["%s: author %s" % (where, a) for a in authors if mentions(bare, a)]
         leaks += ["%s: secret %s..." % (where, s[:6]) for s in SECRET_VALUES if s in text]
     kinds = {"spool": any("outbox" in k for k in seen), "audit": any("audit" in k for k in seen),
              "mail": any(k.startswith("mail/") for k in seen),

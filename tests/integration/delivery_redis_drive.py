@@ -46,7 +46,7 @@ import tempfile
 import threading
 import time
 
-from drive_util import free_port, jsonl, kill, read, wait_until, yaml_str
+from drive_util import free_port, jsonl, kill, mentions, read, wait_until, yaml_str
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "delivery_redis")
@@ -910,7 +910,7 @@ def privacy():
     leaks = []
     for where, text in texts.items():
         bare = PUBLIC_LINK.sub("", text)
-        leaks += ["%s: author %s" % (where, a) for a in sorted(authors) if a in bare]
+        leaks += ["%s: author %s" % (where, a) for a in sorted(authors) if mentions(bare, a)]
         leaks += ["%s: secret %s..." % (where, s[:8]) for s in secrets if s in text]
     kinds = collections.Counter(w.split(" ")[0] if w.startswith(("redis", "request")) else "file"
                                 for w in texts)

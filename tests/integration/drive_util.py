@@ -1,8 +1,9 @@
 """drive_util.py: what the delivery test drivers share (test code only): polling a condition
 with a deadline, reading files that may not exist yet, JSON lines, free ports, YAML strings,
-and stopping a child's whole process group."""
+stopping a child's whole process group, and finding an author's id in text."""
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -37,6 +38,15 @@ def jsonl(text):
         except ValueError:
             pass
     return out
+
+
+def mentions(text, needle):
+    """Whether needle occurs in text; a numeric id only as a whole word, not inside a longer
+    number or hex digest (a millisecond timestamp ends in 880000 one time in a thousand). A
+    handle anywhere."""
+    if needle.isdigit():
+        return re.search(r"(?<![0-9A-Za-z])%s(?![0-9A-Za-z])" % needle, text) is not None
+    return needle in text
 
 
 def free_port():

@@ -20,6 +20,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from drive_util import mentions  # noqa: E402
 BIN = os.path.abspath(sys.argv[1])
 PY = "/usr/bin/python3"
 failed = 0
@@ -271,7 +273,7 @@ sources:
     text = read(rec) + log + alerts_text
     leaks = [a for a in AUTHORS if a in text or a.split("_")[1].title() + "\"" in text]
     leaks += [s for s in SECRETS.values() if s in text]
-    leaks += [str(880000 + i) for i in range(len(AUTHORS)) if str(880000 + i) in text]
+    leaks += [str(880000 + i) for i in range(len(AUTHORS)) if mentions(text, str(880000 + i))]
     leaks += [d for d in DIDS if d in text]
     check("no raw author, DID or secret in the recording, the logs or the alerts", not leaks,
           str(leaks))
