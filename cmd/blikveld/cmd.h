@@ -303,6 +303,8 @@ typedef struct bv_cmd_console {
     bv_control *own_control;
     struct event *poll;
     bv_cmd_reload *reload; /* NULL: no reloads (replay) */
+    bv_shared *lister;     /* with Redis: reads the outbox there once, for the page */
+    struct event *lister_poll;
     size_t (*sources_fn)(void *arg, bv_console_source *out, size_t max);
     uint64_t (*dropped_fn)(void *arg);
     void *sources_arg;
@@ -321,6 +323,11 @@ typedef struct bv_cmd_console_args {
     bv_store *store;
     bv_cmd_alerting *al;
     bv_cmd_reload *reload;
+    /* run: the page starts with the alerts of the outbox (al's spool, or the outbox in Redis
+     * at redis, in namespace ns), marked as from before this start */
+    int restore;
+    const bv_redis_addr *redis;
+    const char *redis_password, *ns;
     size_t (*sources)(void *arg, bv_console_source *out, size_t max);
     uint64_t (*dropped)(void *arg);
     void *sources_arg;

@@ -1,7 +1,8 @@
 /* serve.c: the console, wired for `run` and `replay --console`: the `console:` config section,
  * the tokens from the environment, the history of each rule's window, and the console's hooks
  * into what cmd/ holds (acks and the audit log in the state dir or Redis, silences, rule
- * reloads). The signal chain: pipeline -> history -> console -> book. */
+ * reloads, and for `run` the alerts the outbox kept from before this start). The signal chain:
+ * pipeline -> history -> console -> book. */
 #include "alert/audit.h"
 #include "alert/control.h"
 #include "alert/shared.h"
@@ -378,6 +379,94 @@ static void hook_reload(void *arg, const char *by, bv_console_reload_done *done,
     bv_cmd_console_reload(arg, by, done, done_arg);
 }
 
+/* ---- the alerts from before this start ---- */
+
+/* An alert the outbox kept (its JSON), for the page. Health alerts stay out: the sources'
+ * states say what is true now. */
+static void restore_one(bv_cmd_console *cc, const char *json, size_t len)
+{
+    char err[256];
+    bv_alert *a = bv_alert_parse_json(json, len, err, sizeof err);
+    if (a == NULL) {
+        bv_log(BV_LOG_WARN, "console", "an alert in the outbox is not shown: %s", err);
+        return;
+    }
+    if (!a->health) {
+        bv_console_restore(cc->console, a);
+        bv_control *ctl = control_of(cc);
+        const char *by = ctl ? bv_control_acked(ctl, a->id) : NULL;
+        if (by) {
+            bv_console_acked(cc->console, a->id, by, 0);
+        }
+    }
+    bv_alert_free(a);
+}
+
+static void on_listed(void *arg, const bv_outbox_found *f)
+{
+    restore_one(arg, f->alert, f->alert_len);
+}
+
+static void lister_free(bv_cmd_console *cc)
+{
+    if (cc->lister_poll) {
+        event_free(cc->lister_poll);
+        cc->lister_poll = NULL;
+    }
+    bv_shared_free(cc->lister);
+    cc->lister = NULL;
+}
+
+/* The lister is done after one whole scan (it is not freed inside its own callback). It keeps
+ * trying while Redis is away; the live process does not wait for it. */
+static void on_lister_poll(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    bv_cmd_console *cc = arg;
+    if (bv_cmd_shared_scanned(cc->lister)) {
+        lister_free(cc);
+    }
+}
+
+static int restore(bv_cmd_console *cc, const bv_cmd_console_args *a)
+{
+    if (a->redis == NULL) {
+        bv_outbox *ob = cc->al->outbox;
+        for (size_t i = 0; i < bv_outbox_count(ob); i++) {
+            const bv_out_entry *e = bv_outbox_get(ob, i);
+            restore_one(cc, e->alert, e->alert_len);
+        }
+        return 0;
+    }
+    size_t nr = bv_rules_count(a->rs);
+    const char **rules = calloc(nr ? nr : 1, sizeof *rules);
+    if (rules == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < nr; i++) {
+        rules[i] = bv_rules_get(a->rs, i)->id;
+    }
+    bv_shared_opts ro = {.addr = a->redis,
+                         .password = a->redis_password,
+                         .ns = a->ns,
+                         .rules = rules,
+                         .nrules = nr,
+                         .owner = "console",
+                         .list_only = 1};
+    char err[1024];
+    cc->lister = bv_shared_new(a->base, &ro, on_listed, cc, err, sizeof err);
+    free(rules);
+    cc->lister_poll = cc->lister ? event_new(a->base, -1, EV_PERSIST, on_lister_poll, cc) : NULL;
+    struct timeval tv = {0, 50000};
+    if (cc->lister_poll == NULL || event_add(cc->lister_poll, &tv) != 0) {
+        bv_log(BV_LOG_WARN, "console", "the alerts in the outbox in redis are not shown: %s",
+               cc->lister ? "out of memory" : err);
+        lister_free(cc);
+    }
+    return 0;
+}
+
 /* ---- life ---- */
 
 int bv_cmd_console_open(bv_cmd_console *cc, const bv_cmd_console_args *a)
@@ -486,6 +575,10 @@ int bv_cmd_console_open(bv_cmd_console *cc, const bv_cmd_console_args *a)
         fprintf(stderr, "blikveld %s: console at %s (%zu tokens)\n", a->cmd,
                 bv_console_url(cc->console), cc->ntokens);
     }
+    if (a->restore && cc->al && restore(cc, a) != 0) {
+        fprintf(stderr, "blikveld %s: out of memory\n", a->cmd);
+        return 1;
+    }
     return 0;
 }
 
@@ -522,6 +615,7 @@ void bv_cmd_console_close(bv_cmd_console *cc)
             bv_control_set_ack_cb(ctl, NULL, NULL);
         }
     }
+    lister_free(cc);
     bv_console_free(cc->console);
     if (cc->poll) {
         event_free(cc->poll);

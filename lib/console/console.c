@@ -48,6 +48,7 @@ typedef struct entry {
     char *evidence;   /* {"nl": [...], "en": [...]}: each detector's evidence in words */
     char *ack_by;
     int64_t ack_ms;
+    int restored; /* from the outbox at start (bv_console_restore), not seen live since */
 } entry;
 
 typedef struct client {
@@ -302,6 +303,9 @@ static void write_alert(const entry *e, bv_buf *b)
     if (e->evidence) {
         bv_buf_puts(b, ",\"evidence_text\":");
         bv_buf_puts(b, e->evidence);
+    }
+    if (e->restored) {
+        bv_buf_puts(b, ",\"restored\":true");
     }
     bv_buf_puts(b, ",\"current\":true}"); /* the list and the feed hold an id's newest record */
 }
@@ -1678,8 +1682,16 @@ static int resolved_json(const entry *e, const bv_alert *a, bv_buf *out, bv_buf 
     return rc;
 }
 
-void bv_console_alert(bv_console *c, const bv_alert *a)
+/* Keeps a (a new alert, or a new state of one) in the list, newest first; live: counted for
+ * the rules and sent to the feed; else restored from before this process started. */
+static void keep_alert(bv_console *c, const bv_alert *a, int live)
 {
+    if (!live) {
+        const entry *seen = find_alert(c, a->id);
+        if (seen && !seen->restored) {
+            return; /* what this process saw itself is newer */
+        }
+    }
     bv_buf json = {0}, ev = {0};
     int firing = a->state == BV_ALERT_FIRING;
     int rc =
@@ -1689,7 +1701,7 @@ void bv_console_alert(bv_console *c, const bv_alert *a)
         bv_buf_free(&ev);
         return;
     }
-    rule_now *rn = a->rule ? rule_by_id(c, a->rule->id) : NULL;
+    rule_now *rn = live && a->rule ? rule_by_id(c, a->rule->id) : NULL;
     if (rn) {
         rn->firing = firing;
         if (firing) {
@@ -1724,6 +1736,7 @@ void bv_console_alert(bv_console *c, const bv_alert *a)
     e->firing = firing;
     e->fired_ms = firing ? a->at_ms : a->since_ms ? a->since_ms : a->at_ms;
     e->seq = ++c->seq;
+    e->restored = !live;
     /* keep the list newest first: move e to its place */
     entry tmp = *e;
     size_t at = (size_t)(e - c->alerts);
@@ -1734,12 +1747,22 @@ void bv_console_alert(bv_console *c, const bv_alert *a)
     }
     memmove(&c->alerts[pos + 1], &c->alerts[pos], (c->nalerts - 1 - pos) * sizeof *e);
     c->alerts[pos] = tmp;
-    if (c->clients) {
+    if (live && c->clients) {
         bv_buf b = {0};
         write_alert(&c->alerts[pos], &b);
         broadcast(c, "alert", b.p, b.len);
         bv_buf_free(&b);
     }
+}
+
+void bv_console_alert(bv_console *c, const bv_alert *a)
+{
+    keep_alert(c, a, 1);
+}
+
+void bv_console_restore(bv_console *c, const bv_alert *a)
+{
+    keep_alert(c, a, 0);
 }
 
 void bv_console_acked(bv_console *c, const char *id, const char *by, int64_t at_ms)

@@ -116,6 +116,10 @@ int bv_console_open_local(const bv_console *c);
 
 /* A new alert (or a new state of one): kept for the page and sent to the feed. */
 void bv_console_alert(bv_console *c, const bv_alert *a);
+/* An alert from before this process started (the outbox, read at start): kept for the page as
+ * bv_console_alert keeps it, marked "restored" until a new state of it comes, but neither
+ * counted in the metrics nor sent to the feed. Call in the order the alerts came. */
+void bv_console_restore(bv_console *c, const bv_alert *a);
 /* An acknowledgement learnt elsewhere (`blikveld ack`, another process). */
 void bv_console_acked(bv_console *c, const char *id, const char *by, int64_t at_ms);
 /* An evaluation from the pipeline (the rules' current counts; the history is fed apart). */

@@ -389,7 +389,7 @@ check "/api/alerts: the alert as printed, with its evidence and samples, plus ac
      [ "$(jq -c "select(.id == \"$BRAND\") | del(.ack)" "$T/a.out" | head -1)" = "$(jq -c ".alerts[1] | del(.ack, .current, .evidence_text)" "$T/alerts.b")" ] &&
      jqf "$T/alerts.b" ".alerts[1].evidence_text == {\"nl\": [\"3 berichten in 10m (drempel 3)\"], \"en\": [\"3 posts in 10m (threshold 3)\"]}"' \
     'jq -c ".alerts[1]" "$T/alerts.b"'
-check "/api/alerts: each alert has \"current\": true (CONTRACT.md: the newest record of its id)" \
+check "/api/alerts: each alert has \"current\": true (the newest record of its id)" \
     'jqf "$T/alerts.b" "all(.alerts[]; .current == true)"' \
     'echo "no \"current\" field: $(jq -c "[.alerts[] | keys]" "$T/alerts.b")"'
 
@@ -621,6 +621,25 @@ check "Redis back: /healthz 200 ok again (${t_200} ms)" '[ "$(req bh "$UB/health
 stop "$PID_b"; rc=$?
 check "the local run stops with exit 0 on SIGTERM" '[ $rc = 0 ]' 'echo rc=$rc; tail -5 "$T/b.err"'
 
+# a restart with the outbox in Redis: the page starts with the alerts there
+sed -e 's/^event: haren-local$/event: haren-redis/' -e 's/^state_dir: state-b$/state_dir: state-r/' \
+    -e 's/^rules: \[rules.good\]$/rules: [rules.yaml]/' -e "s/^  listen: 0.0.0.0:$BPORT$/  listen: 127.0.0.1:0/" \
+    "$T/b.yaml" > "$T/r.yaml"
+printf 'recipients:\n  police:\n    - webhook: %s\n' "$RECV" >> "$T/r.yaml"
+start_run r "$T/r.yaml"
+$PY $H fb "$(fb_port r)" "$T_FB_SECRET" 7000 5 "brand bij de haven" > "$T/r-post.out" 2>&1
+wait_for 10 'grep -q "\"brand-haven\"" "$T/r.out"'
+RID=$(jq -r 'select(.rule == "brand-haven") | .id' "$T/r.out" | head -1)
+stop "$PID_r"
+start_run r2 "$T/r.yaml"
+UR=$(console_url r2)
+wait_for 10 '[ "$(req rres "$UR/api/alerts")" = 200 ] && jqf "$T/rres.b" ".alerts | length > 0"'
+check "with the outbox in Redis, a restarted run's page has the alert from before, restored" \
+    '[ -n "$RID" ] && jqf "$T/rres.b" ".alerts[] | select(.id == \"$RID\") | .restored == true and .state == \"firing\" and .rule == \"brand-haven\""' \
+    'echo "id $RID"; cat "$T/rres.b" | head -c 1500; tail -5 "$T/r2.err"'
+stop "$PID_r2"; rc=$?
+check "... and it stops with exit 0" '[ $rc = 0 ]' 'echo rc=$rc; tail -5 "$T/r2.err"'
+
 # ---- HTTPS ----
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
@@ -705,9 +724,27 @@ else
         "no console.keepalive option; CONSOLE_SLOW=1 waits)"
 fi
 
+req final "${OC[@]}" "$U/api/alerts" > /dev/null
 stop "$PID_a"; rc=$?
 check "after all this the run stops with exit 0 on SIGTERM, no sanitizer report (leaks: ASan builds)" \
-    '[ $rc = 0 ] && ! grep -Eq "AddressSanitizer|runtime error|LeakSanitizer" "$T/a.err" "$T/b.err" "$T/c.err"' \
+    '[ $rc = 0 ] && ! grep -Eq "AddressSanitizer|runtime error|LeakSanitizer" "$T/a.err" "$T/b.err" "$T/c.err" "$T/r.err" "$T/r2.err"' \
     'echo rc=$rc; grep -E -A5 "AddressSanitizer|runtime error|LeakSanitizer" "$T/a.err" | head -20'
+# ---- a restart: the page starts with what the outbox kept ----
+before=$(jq -c '[.alerts[] | {id, state}] | sort_by(.id)' "$T/final.b")
+start_run a2 "$T/a.yaml"
+U2=$(console_url a2)
+code=$(req restored "${OC[@]}" "$U2/api/alerts")
+check "after a restart /api/alerts has the alerts from before, marked restored, the ack kept" \
+    '[ "$code" = 200 ] && [ "$(jq -c "[.alerts[] | {id, state}] | sort_by(.id)" "$T/restored.b")" = "$before" ] &&
+     jqf "$T/restored.b" "all(.alerts[]; .restored == true and .current == true and (.evidence_text.nl | length > 0)) and (.alerts[] | select(.id == \"$BRAND\") | .ack.by == \"politie-oc\")"' \
+    'echo "$code"; echo "before: $before"; cat "$T/restored.b" | head -c 2000'
+check "... and this process counts none of them in /metrics (blikveld_alerts_total 0)" \
+    '[ "$(curl -s "${OC[@]}" "$U2/metrics" | grep -c "^blikveld_alerts_total{")" -gt 0 ] &&
+     [ "$(curl -s "${OC[@]}" "$U2/metrics" | grep "^blikveld_alerts_total{" | grep -cv " 0$")" = 0 ]' \
+    'curl -s "${OC[@]}" "$U2/metrics" | grep "^blikveld_alerts_total"'
+stop "$PID_a2"; rc=$?
+check "the restarted run stops with exit 0" '[ $rc = 0 ] && ! grep -Eq "AddressSanitizer|runtime error|LeakSanitizer" "$T/a2.err"' \
+    'echo rc=$rc; tail -20 "$T/a2.err"'
+
 echo "console: $(( ($(now_ms) - T0) )) ms"
 [ "$FAILS" = 0 ]

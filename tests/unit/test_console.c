@@ -1341,6 +1341,73 @@ static void test_alerts(void **state)
     fx_free(&f);
 }
 
+static void restore_alert(fx *f, uint32_t i, bv_alert_state st, const char *id, int64_t at,
+                          int64_t since, uint64_t count)
+{
+    bv_alert *a = mk_alert(f->rs, i, st, id, at, since, count, "Brand bij het station");
+    bv_console_restore(f->c, a);
+    bv_alert_free(a);
+}
+
+/* Alerts from before the start (the outbox): on the page, marked restored, not counted and not
+ * sent to the feed; a live state takes over, and an older restored one never overwrites it. */
+static void test_restored(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    fx_start(&f);
+    feed fd;
+    feed_open(&f, &fd, BEARER_READ);
+    WAIT(f.base, fd.hello == 1);
+    restore_alert(&f, 0, BV_ALERT_FIRING, ID_A, T0 - 10 * MIN, 0, 12);
+    restore_alert(&f, 1, BV_ALERT_FIRING, ID_B, T0 - 30 * MIN, 0, 30);
+    restore_alert(&f, 1, BV_ALERT_RESOLVED, ID_B, T0 - 20 * MIN, T0 - 30 * MIN, 0);
+    bv_console_acked(f.c, ID_B, "meldkamer", 0);
+    assert_order(&f, (const char *[]){ID_A, ID_B}, 2);
+    yajl_val v = get_json(&f, "/api/alerts", BEARER_READ);
+    yajl_val list = jget(v, P("alerts"));
+    yajl_val a = alert_by_id(list, ID_A), b = alert_by_id(list, ID_B);
+    assert_true(jbool(a, P("restored")));
+    assert_string_equal(jstr(a, P("state")), "firing");
+    assert_true(jbool(b, P("restored")));
+    assert_string_equal(jstr(b, P("state")), "resolved");
+    assert_int_equal(jint(jat(jget(b, P("detectors")), 0), P("count")), 30); /* as it fired */
+    assert_string_equal(jstr(b, P("ack", "by")), "meldkamer");
+    yajl_tree_free(v);
+    /* not counted as this process's alerts */
+    resp r = {0};
+    http(&f, &r, EVHTTP_REQ_GET, "/metrics", BEARER_READ, NULL);
+    assert_int_equal(r.code, 200);
+    assert_non_null(
+        strstr(r.body.p, "\nblikveld_alerts_total{rule=\"brand\",state=\"firing\"} 0\n"));
+    assert_non_null(strstr(r.body.p, "\nblikveld_alerts_firing{rule=\"brand\"} 0\n"));
+    resp_free(&r);
+
+    /* a live alert goes to the feed, the first alert there (the restored ones were not sent) */
+    push_alert(&f, 0, BV_ALERT_RESOLVED, ID_A, T0, T0 - 10 * MIN, 0, NULL);
+    WAIT(f.base, fd.alert == 1);
+    v = parse(feed_last(&fd, "alert"));
+    assert_string_equal(jstr(v, P("id")), ID_A);
+    assert_false(jhas(v, P("restored")));
+    assert_int_equal(jint(jat(jget(v, P("detectors")), 0), P("count")), 12); /* as it fired */
+    yajl_tree_free(v);
+    /* an older record of it from the outbox changes nothing */
+    restore_alert(&f, 0, BV_ALERT_FIRING, ID_A, T0 - 10 * MIN, 0, 12);
+    v = get_json(&f, "/api/alerts", BEARER_READ);
+    a = alert_by_id(jget(v, P("alerts")), ID_A);
+    assert_string_equal(jstr(a, P("state")), "resolved");
+    assert_false(jhas(a, P("restored")));
+    yajl_tree_free(v);
+    http(&f, &r, EVHTTP_REQ_GET, "/metrics", BEARER_READ, NULL);
+    assert_non_null(
+        strstr(r.body.p, "\nblikveld_alerts_total{rule=\"brand\",state=\"resolved\"} 1\n"));
+    resp_free(&r);
+    assert_int_equal(fd.alert, 1);
+    feed_close(&fd);
+    fx_free(&f);
+}
+
 static void test_ack(void **state)
 {
     (void)state;
@@ -2792,6 +2859,7 @@ int main(void)
         cmocka_unit_test(test_behind_tls_proxy),
         cmocka_unit_test(test_access),
         cmocka_unit_test(test_alerts),
+        cmocka_unit_test(test_restored),
         cmocka_unit_test(test_ack),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_feed),

@@ -49,6 +49,9 @@
             state_firing: 'ALARM',
             state_resolved: 'OPGEHEVEN',
             health: 'SYSTEEM',
+            restored: 'V\u00d3\u00d3R HERSTART',
+            restored_note: 'Gemeld v\u00f3\u00f3r blikveld opnieuw startte: de status is die van toen, ' +
+                'tot er een nieuwe komt.',
             health_note: 'Dit gaat over blikveld zelf, niet over berichten.',
             rule: 'regel',
             for_: 'voor',
@@ -159,6 +162,9 @@
             state_firing: 'FIRING',
             state_resolved: 'RESOLVED',
             health: 'SYSTEM',
+            restored: 'BEFORE RESTART',
+            restored_note: 'Sent before blikveld restarted: its state is the one it had then, ' +
+                'until a new one comes.',
             health_note: 'This is about blikveld itself, not about posts.',
             rule: 'rule',
             for_: 'for',
@@ -867,7 +873,10 @@
             el('span', {class: 'chip chip-state'}, t(firing ? 'state_firing' : 'state_resolved')),
             a.drill ? el('span', {class: 'chip badge-drill', title: t('drill_alert')}, t('drill'))
                 : null,
-            a.health ? el('span', {class: 'chip chip-health'}, t('health')) : null);
+            a.health ? el('span', {class: 'chip chip-health'}, t('health')) : null,
+            a.restored === true ?
+                el('span', {class: 'chip chip-restored', title: t('restored_note')}, t('restored'))
+                : null);
         const when = el('time', {
             class: 'when', datetime: at ? new Date(at).toISOString() : null, title: fmtFull(at),
         }, fmtWhen(at));
