@@ -305,6 +305,7 @@ typedef struct bv_cmd_console {
     bv_cmd_reload *reload; /* NULL: no reloads (replay) */
     bv_shared *lister;     /* with Redis: reads the outbox there once, for the page */
     struct event *lister_poll;
+    int64_t restore_span_ms; /* restored alerts older than this go (console.history) */
     size_t (*sources_fn)(void *arg, bv_console_source *out, size_t max);
     uint64_t (*dropped_fn)(void *arg);
     void *sources_arg;
@@ -324,7 +325,7 @@ typedef struct bv_cmd_console_args {
     bv_cmd_alerting *al;
     bv_cmd_reload *reload;
     /* run: the page starts with the alerts of the outbox (al's spool, or the outbox in Redis
-     * at redis, in namespace ns), marked as from before this start */
+     * at redis, in namespace ns) of the last console.history, marked as from before this start */
     int restore;
     const bv_redis_addr *redis;
     const char *redis_password, *ns;

@@ -407,6 +407,12 @@ static void on_listed(void *arg, const bv_outbox_found *f)
     restore_one(arg, f->alert, f->alert_len);
 }
 
+/* The page's span (console.history): older restored alerts go. */
+static void restored_trim(bv_cmd_console *cc)
+{
+    bv_console_restored_drop(cc->console, bv_now_ms(bv_clock_system()) - cc->restore_span_ms);
+}
+
 static void lister_free(bv_cmd_console *cc)
 {
     if (cc->lister_poll) {
@@ -426,17 +432,20 @@ static void on_lister_poll(evutil_socket_t fd, short what, void *arg)
     bv_cmd_console *cc = arg;
     if (bv_cmd_shared_scanned(cc->lister)) {
         lister_free(cc);
+        restored_trim(cc);
     }
 }
 
 static int restore(bv_cmd_console *cc, const bv_cmd_console_args *a)
 {
+    cc->restore_span_ms = a->conf->history_ms;
     if (a->redis == NULL) {
         bv_outbox *ob = cc->al->outbox;
         for (size_t i = 0; i < bv_outbox_count(ob); i++) {
             const bv_out_entry *e = bv_outbox_get(ob, i);
             restore_one(cc, e->alert, e->alert_len);
         }
+        restored_trim(cc);
         return 0;
     }
     size_t nr = bv_rules_count(a->rs);

@@ -48,7 +48,8 @@ typedef struct entry {
     char *evidence;   /* {"nl": [...], "en": [...]}: each detector's evidence in words */
     char *ack_by;
     int64_t ack_ms;
-    int restored; /* from the outbox at start (bv_console_restore), not seen live since */
+    int restored;    /* from the outbox at start (bv_console_restore), not seen live since */
+    int64_t last_ms; /* when its latest state came (event time) */
 } entry;
 
 typedef struct client {
@@ -1737,6 +1738,7 @@ static void keep_alert(bv_console *c, const bv_alert *a, int live)
     e->fired_ms = firing ? a->at_ms : a->since_ms ? a->since_ms : a->at_ms;
     e->seq = ++c->seq;
     e->restored = !live;
+    e->last_ms = a->at_ms;
     /* keep the list newest first: move e to its place */
     entry tmp = *e;
     size_t at = (size_t)(e - c->alerts);
@@ -1763,6 +1765,19 @@ void bv_console_alert(bv_console *c, const bv_alert *a)
 void bv_console_restore(bv_console *c, const bv_alert *a)
 {
     keep_alert(c, a, 0);
+}
+
+void bv_console_restored_drop(bv_console *c, int64_t before_ms)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nalerts; i++) {
+        if (c->alerts[i].restored && c->alerts[i].last_ms < before_ms) {
+            entry_clear(&c->alerts[i]);
+        } else {
+            c->alerts[n++] = c->alerts[i]; /* the order stays */
+        }
+    }
+    c->nalerts = n;
 }
 
 void bv_console_acked(bv_console *c, const char *id, const char *by, int64_t at_ms)

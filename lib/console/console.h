@@ -120,6 +120,9 @@ void bv_console_alert(bv_console *c, const bv_alert *a);
  * bv_console_alert keeps it, marked "restored" until a new state of it comes, but neither
  * counted in the metrics nor sent to the feed. Call in the order the alerts came. */
 void bv_console_restore(bv_console *c, const bv_alert *a);
+/* Forgets the restored alerts whose latest state came before before_ms (event time), once
+ * all are restored (a resolve needs its firing record before it to show what fired). */
+void bv_console_restored_drop(bv_console *c, int64_t before_ms);
 /* An acknowledgement learnt elsewhere (`blikveld ack`, another process). */
 void bv_console_acked(bv_console *c, const char *id, const char *by, int64_t at_ms);
 /* An evaluation from the pipeline (the rules' current counts; the history is fed apart). */

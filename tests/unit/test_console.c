@@ -1404,6 +1404,15 @@ static void test_restored(void **state)
         strstr(r.body.p, "\nblikveld_alerts_total{rule=\"brand\",state=\"resolved\"} 1\n"));
     resp_free(&r);
     assert_int_equal(fd.alert, 1);
+
+    /* the restored ones whose latest state is older than the page's span go; live ones stay */
+    restore_alert(&f, 1, BV_ALERT_FIRING, ID_C, T0 - 50 * MIN, 0, 26);
+    push_alert(&f, 1, BV_ALERT_FIRING, ID_D, T0 - 60 * MIN, 0, 27, NULL);
+    assert_order(&f, (const char *[]){ID_A, ID_B, ID_C, ID_D}, 4);
+    bv_console_restored_drop(f.c, T0 - 25 * MIN); /* B resolved at -20 min stays, C goes */
+    assert_order(&f, (const char *[]){ID_A, ID_B, ID_D}, 3);
+    bv_console_restored_drop(f.c, T0);
+    assert_order(&f, (const char *[]){ID_A, ID_D}, 2);
     feed_close(&fd);
     fx_free(&f);
 }
