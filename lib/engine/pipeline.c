@@ -469,8 +469,11 @@ static void job_complete(job *j)
             .evals = pl->evals,
             .nevals = r->ndetectors,
         };
-        /* samples only where an alert can follow: a rule holding, or one resolving */
-        if (!probe && (sig.holds || (final && !sig.any_holds))) {
+        /* samples and places only where the book makes an alert (book.h): a rule that is not
+         * firing holds on a post, or a firing one holds no more at a bucket's end. Not for the
+         * final evaluations of a rule still firing: nine in ten holding signals of a replay */
+        if ((!rs->firing && !final && !probe && sig.holds) ||
+            (rs->firing && final && !sig.any_holds)) {
             sig.nsamples = pick_samples(rs, j->at_ms, samples);
             int64_t win = 0;
             for (size_t d = 0; d < r->ndetectors; d++) {

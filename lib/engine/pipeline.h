@@ -81,8 +81,10 @@ typedef struct bv_signal {
     const bv_det_eval *evals;
     size_t nevals;
     const bv_sample *const *samples; /* up to BV_SAMPLES_MAX, distinct authors, newest first;
-                                        only when holds, or final and !any_holds (never for
-                                        probes) */
+                                        only where an alert can follow: a live signal that
+                                        holds for a rule not firing, or a final one that holds
+                                        no detector for a firing rule (bv_pipeline_set_firing;
+                                        never for probes) */
     size_t nsamples;
     const bv_place_count *places; /* the places the window's matching posts name, most named
                                      first (of the last posts kept per rule); with samples */

@@ -231,6 +231,25 @@ static void test_fires_on_the_post_and_resolves_on_final_buckets(void **state)
     char id[33];
     bv_alert_make_id("drill/test", "brand", T0, id);
     assert_string_equal(w.ids[0], id);
+    /* samples only where an alert follows: the firing post and the resolving evaluation, not
+     * the final evaluations in between that still hold (the book ignores them) */
+    size_t held = 0, with = 0;
+    for (size_t i = 0; i < w.nrecs; i++) {
+        const rec *r = &w.recs[i];
+        if (strcmp(r->rule, "brand") != 0) {
+            continue;
+        }
+        if (r->final && r->holds) {
+            held++;
+            assert_int_equal(r->nsamples, 0);
+        }
+        with += r->nsamples > 0;
+        if (r->final && !r->holds && r->at_ms == T0 + 6 * MIN) {
+            assert_int_equal(r->nsamples, 3); /* a, b and c, who posted while it fired */
+        }
+    }
+    assert_true(held >= 2);
+    assert_int_equal(with, 2);
     teardown_world(&w);
 }
 
