@@ -295,6 +295,13 @@ static void reload_apply(void *arg)
     if (cc->history) {
         bv_history_reload(cc->history, j->rs);
     }
+    for (size_t i = 0; cc->al && cc->al->redis && i < bv_rules_count(j->rs); i++) {
+        /* an added rule's outbox in Redis is looked through for takeovers too */
+        if (bv_shared_watch(cc->al->redis, bv_rules_get(j->rs, i)->id) != BV_OK) {
+            bv_log(BV_LOG_ERROR, "outbox", "out of memory: rule '%s' is not watched for takeovers",
+                   bv_rules_get(j->rs, i)->id);
+        }
+    }
     /* the old set stays alive: alerts in flight borrow its rules */
     bv_ruleset **keep = realloc(r->old, (r->nold + 1) * sizeof *keep);
     if (keep) {

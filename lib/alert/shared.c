@@ -880,6 +880,26 @@ static void on_stream(redisAsyncContext *ac, void *reply, void *priv)
     scan_done_one(r); /* after what it sent on: a scan is done when nothing more is due */
 }
 
+int bv_shared_watch(bv_shared *r, const char *rule)
+{
+    for (size_t i = 0; i < r->nrules; i++) {
+        if (strcmp(r->rules[i], rule) == 0) {
+            return BV_OK;
+        }
+    }
+    /* scan jobs name rules by index: growing the array keeps every index */
+    char **nr = realloc(r->rules, (r->nrules + 1) * sizeof *nr);
+    if (nr == NULL) {
+        return BV_ENOMEM;
+    }
+    r->rules = nr;
+    if ((r->rules[r->nrules] = strdup(rule)) == NULL) {
+        return BV_ENOMEM;
+    }
+    r->nrules++;
+    return BV_OK;
+}
+
 void bv_shared_scan(bv_shared *r)
 {
     if (!bv_redis_router_ready(r->conn)) {

@@ -94,6 +94,10 @@ void bv_shared_free(bv_shared *r);
 /* Sets the argument passed to `found` (when that is made after this module). */
 void bv_shared_set_arg(bv_shared *r, void *arg);
 
+/* Scans the outbox of rule too from the next scan on (a rule a reload added; a rule there
+ * already is left as it is): BV_OK or BV_ENOMEM. A rule is never unwatched: a removed rule's
+ * entries may still wait for delivery. */
+int bv_shared_watch(bv_shared *r, const char *rule);
 /* An entry this process delivers (the claim gave it its lease): renewed until released. */
 int bv_shared_hold(bv_shared *r, const char *rule, const char *key);
 /* Every target of the entry is settled: its lease goes. */

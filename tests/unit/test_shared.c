@@ -476,6 +476,41 @@ static void test_takeover_after_holder_stops(void **state)
     event_base_free(base);
 }
 
+/* A rule added by a reload (bv_shared_watch): its outbox is looked through from then on, so an
+ * entry of it whose holder stopped is taken over; watching a rule twice scans it once. */
+static void test_watch_added_rule(void **state)
+{
+    (void)state;
+    struct event_base *base = event_base_new();
+    finds fa = {0}, fb = {0};
+    bv_shared *a =
+        open_shared(base, srv.sock, (bv_shared_opts){.ns = "t/watch", .owner = "A"}, &fa);
+    put(a, "r3", "x3/firing");
+    wait_idle(base, a);
+    bv_shared_free(a); /* its lease runs out */
+    bv_shared *b =
+        open_shared(base, srv.sock, (bv_shared_opts){.ns = "t/watch", .owner = "B"}, &fb);
+    assert_true(run_until(base, is_ready, b, 3000));
+    wait_scans(base, b, 8); /* 400 ms: the lease is gone, but r3 is not B's rule */
+    assert_int_equal(fb.n, 0);
+    bv_shared_stats st;
+    bv_shared_stats_get(b, &st);
+    assert_int_equal(st.other_pending, 0);
+    assert_int_equal(bv_shared_watch(b, "r3"), BV_OK);
+    assert_int_equal(bv_shared_watch(b, "r3"), BV_OK);
+    assert_int_equal(bv_shared_watch(b, "r1"), BV_OK);
+    assert_true(run_until(base, found_any, &fb, 3000));
+    wait_scans(base, b, 4);
+    assert_int_equal(fb.n, 1); /* once, though watched twice */
+    assert_string_equal(fb.e[0].rule, "r3");
+    assert_string_equal(fb.e[0].key, "x3/firing");
+    redisContext *c = rconn(srv.sock);
+    expect_get(c, "bv:{t/watch/r3}:lease:x3/firing", "B");
+    redisFree(c);
+    bv_shared_free(b);
+    event_base_free(base);
+}
+
 /* An entry whose targets are all settled (delivered or failed) is left alone; so is one with no
  * targets. */
 static void test_settled_not_found(void **state)
@@ -1063,6 +1098,7 @@ int main(void)
         cmocka_unit_test(test_release_only_by_holder),
         cmocka_unit_test(test_hold_renews),
         cmocka_unit_test(test_takeover_after_holder_stops),
+        cmocka_unit_test(test_watch_added_rule),
         cmocka_unit_test(test_settled_not_found),
         cmocka_unit_test(test_restart_same_owner),
         cmocka_unit_test(test_list_only),
