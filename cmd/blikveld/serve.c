@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/timeutil.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -95,6 +96,52 @@ static bv_control *control_of(bv_cmd_console *cc)
     return cc->al && cc->al->control ? cc->al->control : cc->own_control;
 }
 
+/* Records an ack or a silence (r->what "ack", "silence" or "unsilence") as `blikveld ack` and
+ * `blikveld silence` do: with Redis there, for every process of the event, else in the state
+ * dir's control file; this process knows it at once; then the audit log. 0, or -1 with the
+ * reason in err. */
+static int record(bv_cmd_console *cc, const bv_audit_rec *r, char *err, size_t errlen)
+{
+    int ack = strcmp(r->what, "ack") == 0;
+    bv_control *ctl = control_of(cc);
+    if (cc->al && cc->al->redis) {
+        bv_buf line = BV_BUF_INIT, aud = BV_BUF_INIT;
+        if (ack) {
+            bv_control_format_ack(r->id, r->by, r->at_ms, &line);
+        } else {
+            bv_control_format_silence(r->rule, r->until_ms, r->by, r->reason, r->at_ms, &line);
+        }
+        bv_audit_format(r, &aud);
+        int bad = bv_shared_control_append(cc->al->redis, line.p, line.len) != 0 ||
+                  bv_shared_audit_append(cc->al->redis, aud.p, aud.len) != 0;
+        if (!bad && ctl) {
+            bv_control_feed(ctl, line.p, line.len);
+        }
+        bv_buf_free(&line);
+        bv_buf_free(&aud);
+        if (bad) {
+            snprintf(err, errlen, "redis did not take the %s", ack ? "acknowledgement" : "silence");
+            return -1;
+        }
+    } else {
+        int rc =
+            ack ? bv_control_append_ack(cc->ctl_dir, cc->event, r->id, r->by, r->at_ms, err, errlen)
+                : bv_control_append_silence(cc->ctl_dir, cc->event, r->rule, r->until_ms, r->by,
+                                            r->reason, r->at_ms, err, errlen);
+        if (rc != 0) {
+            return -1;
+        }
+        if (ctl) {
+            bv_control_poll(ctl);
+        }
+    }
+    char aerr[512];
+    if (bv_audit_append(cc->aud_dir, r, aerr, sizeof aerr) != 0) {
+        bv_log(BV_LOG_ERROR, "console", "audit log: %s", aerr);
+    }
+    return 0;
+}
+
 static int hook_ack(void *arg, const char *id, const char *rule, const char *by, int64_t at,
                     char *err, size_t errlen)
 {
@@ -114,35 +161,37 @@ static int hook_ack(void *arg, const char *id, const char *rule, const char *by,
         .by = by,
         .drill = cc->drill,
     };
-    if (cc->al && cc->al->redis) {
-        /* every process of the event reads acks from Redis */
-        bv_buf line = BV_BUF_INIT, aud = BV_BUF_INIT;
-        bv_control_format_ack(id, by, at, &line);
-        bv_audit_format(&r, &aud);
-        int bad = bv_shared_control_append(cc->al->redis, line.p, line.len) != 0 ||
-                  bv_shared_audit_append(cc->al->redis, aud.p, aud.len) != 0;
-        if (!bad) {
-            bv_control_feed(ctl, line.p, line.len); /* this process knows at once */
-        }
-        bv_buf_free(&line);
-        bv_buf_free(&aud);
-        if (bad) {
-            snprintf(err, errlen, "redis did not take the acknowledgement");
-            return -1;
-        }
-    } else {
-        if (bv_control_append_ack(cc->ctl_dir, cc->event, id, by, at, err, errlen) != 0) {
-            return -1;
-        }
-        if (ctl) {
-            bv_control_poll(ctl);
-        }
-    }
-    char aerr[512];
-    if (bv_audit_append(cc->aud_dir, &r, aerr, sizeof aerr) != 0) {
-        bv_log(BV_LOG_ERROR, "console", "audit log: %s", aerr);
+    if (record(cc, &r, err, errlen) != 0) {
+        return -1;
     }
     bv_log(BV_LOG_INFO, "console", "alert %s (%s) acknowledged by %s", id, rule, by);
+    return 0;
+}
+
+static int hook_silence(void *arg, const char *rule, int64_t until, const char *by,
+                        const char *reason, int64_t at, char *err, size_t errlen)
+{
+    bv_cmd_console *cc = arg;
+    bv_audit_rec r = {
+        .at_ms = at,
+        .event = cc->event,
+        .what = until ? "silence" : "unsilence",
+        .rule = rule,
+        .by = by,
+        .reason = reason,
+        .until_ms = until,
+        .drill = cc->drill,
+    };
+    if (record(cc, &r, err, errlen) != 0) {
+        return -1;
+    }
+    if (until) {
+        char ts[BV_TIME_ISO_LEN];
+        bv_log(BV_LOG_INFO, "console", "rule %s silenced until %s by %s: %s", rule,
+               bv_time_format_amsterdam(until, ts), by, reason);
+    } else {
+        bv_log(BV_LOG_INFO, "console", "rule %s: silence lifted by %s", rule, by);
+    }
     return 0;
 }
 
@@ -554,6 +603,7 @@ int bv_cmd_console_open(bv_cmd_console *cc, const bv_cmd_console_args *a)
         .reload = hook_reload,
         .audit = hook_audit,
         .silenced = hook_silenced,
+        .silence = hook_silence,
     };
     bv_console_opts o = {
         .listen = a->listen,

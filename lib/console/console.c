@@ -6,6 +6,7 @@
 #include "alert/book.h"
 #include "alert/render.h"
 #include "console/assets.h"
+#include "console/body.h"
 #include "console/metrics.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -976,6 +977,56 @@ static void do_ack(bv_console *c, struct evhttp_request *req, const bv_principal
     reply_json(req, 200, b);
 }
 
+/* POST /api/rules/ID/silence: {"for", "reason"} silences the rule, {"lift": true} ends its
+ * silence (body.h); recorded by the hook as `blikveld silence` records it. */
+static void do_silence(bv_console *c, struct evhttp_request *req, const bv_principal *who,
+                       const char *rule)
+{
+    if (who->role != BV_ROLE_ACK) {
+        reply_error(c, req, 403, "this token may look, not silence rules (role read)");
+        return;
+    }
+    rule_now *rn = rule_by_id(c, rule);
+    if (rn == NULL) {
+        reply_error(c, req, 404, "no such rule");
+        return;
+    }
+    if (c->h.silence == NULL) {
+        reply_error(c, req, 501, "silencing is not available here");
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char body[BV_BODY_MAX + 1];
+    bv_silence_req sr;
+    char err[256] = "";
+    if (len > BV_BODY_MAX) {
+        reply_error(c, req, 413, "the body is longer than 4096 bytes");
+        return;
+    }
+    evbuffer_copyout(in, body, len);
+    if (bv_body_silence(body, len, &sr, err, sizeof err) != 0) {
+        reply_error(c, req, 400, err);
+        return;
+    }
+    int64_t at = now_ms(c);
+    int64_t until = sr.lift ? 0 : at + sr.for_ms;
+    if (c->h.silence(c->h.arg, rn->id, until, who->name, sr.lift ? NULL : sr.reason, at, err,
+                     sizeof err) != 0) {
+        reply_error(c, req, 500, err[0] ? err : "the silence could not be recorded");
+        return;
+    }
+    c->rules_dirty = 1; /* the feed's next "rules" carries silenced_until */
+    bv_buf *b = &c->scratch;
+    bv_buf_reset(b);
+    bv_buf_puts(b, "{\"rule\":");
+    json_str(b, rn->id);
+    bv_buf_printf(b, ",\"until\":%lld,\"by\":", (long long)until);
+    json_str(b, who->name);
+    bv_buf_printf(b, ",\"at\":%lld}\n", (long long)at);
+    reply_json(req, 200, b);
+}
+
 static void reload_closed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
@@ -1280,6 +1331,18 @@ static void on_request(struct evhttp_request *req, void *arg)
         memcpy(idbuf, id, il);
         idbuf[il] = '\0';
         do_ack(c, req, who, idbuf);
+    } else if (post && starts(path, "/api/rules/")) {
+        const char *id = path + strlen("/api/rules/");
+        const char *slash = strchr(id, '/');
+        char idbuf[256];
+        size_t il = slash ? (size_t)(slash - id) : 0;
+        if (slash == NULL || strcmp(slash, "/silence") != 0 || il == 0 || il >= sizeof idbuf) {
+            reply_error(c, req, 404, "no such resource");
+            return;
+        }
+        memcpy(idbuf, id, il);
+        idbuf[il] = '\0';
+        do_silence(c, req, who, idbuf);
     } else if (post && strcmp(path, "/api/reload") == 0) {
         do_reload(c, req, who);
     } else {

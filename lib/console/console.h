@@ -5,7 +5,8 @@
  * listed in the README ("The console").
  *
  * Access (auth.h): with tokens, everything but /healthz, /login and the login page's assets needs
- * a session cookie or a bearer token; `read` may look, `ack` may also acknowledge and reload.
+ * a session cookie or a bearer token; `read` may look, `ack` may also acknowledge, silence rules
+ * and reload.
  * Without tokens the console listens on a loopback address only (a non-loopback `listen` is
  * moved to 127.0.0.1 at the same port, and that is logged) and every request counts as "local"
  * with role ack. Every answer carries a Content-Security-Policy that allows no inline script;
@@ -14,7 +15,7 @@
  * What it shows comes from two directions: the command pushes alerts, acks, signals and reloads
  * in (bv_console_alert, ...), and the console pulls counts when a page or scraper asks (the
  * pipeline, book, store and dispatcher stats, and the hooks below for what lives in cmd/: the
- * sources, acks, reload, the audit log).
+ * sources, acks, silences, reload, the audit log).
  *
  * Ownership: the console borrows everything in its options (the rule set until the next
  * bv_console_set_rules) and copies what is pushed in. A slow feed client whose unsent output
@@ -71,6 +72,11 @@ typedef struct bv_console_hooks {
     void (*audit)(void *arg, const char *event, bv_console_text_done *done, void *done_arg);
     /* Until when rule is silenced (0: it is not). */
     int64_t (*silenced)(void *arg, const char *rule, int64_t now_ms);
+    /* Records a silence of rule until until_ms with reason by `by` at at_ms, or with until_ms 0
+     * (reason NULL) its lift, as `blikveld silence` does (control file or Redis, and the audit
+     * log). 0, or -1 with the reason in err. */
+    int (*silence)(void *arg, const char *rule, int64_t until_ms, const char *by,
+                   const char *reason, int64_t at_ms, char *err, size_t errlen);
 } bv_console_hooks;
 
 typedef struct bv_console_opts {

@@ -11,8 +11,9 @@
  * there with its evidence, places, samples and the OEFENING badge, a chart per rule, the sources
  * and the not-watched line; a new alert arrives on top while a marker set at load survives (no
  * reload); Acknowledge records the ack (the page, the API, the audit API and the audit file,
- * and another page sees it live); the read role has no button and gets 403; English is chosen
- * and remembered. Screenshots go to $BV_SHOTS.
+ * and another page sees it live); the read role has no button and gets 403; a rule is silenced
+ * through the page's dialog and lifted again (the page, the API and the audit file); English is
+ * chosen and remembered. Screenshots go to $BV_SHOTS.
  *
  * Prints "PASS browser: NAME" or "FAIL browser: NAME: WHY" per check; exits 1 when one failed,
  * 3 when the watchdog (60 s) stopped it.
@@ -581,6 +582,73 @@ async function run(browser, first, shots) {
     });
     if (readOk) {
         shots.push(await shot(pageR, 'read-role.png'));
+    }
+
+    /* ---- Silence a rule from the page, then lift it ---- */
+    const ruleSel = 'section.rule[data-rule="drukte-station"]';
+    let silResp = null;
+    const silenced = await step('Silence: "Stil zetten\u2026" opens the dialog; 4 uur and a reason ' +
+        'silence the rule ("stil tot ..."), the dialog closes', async () => {
+        await page.click(ruleSel + ' button.silence', {timeout: WAIT_MS});
+        await page.waitForSelector('#silence-dialog[open]', {timeout: WAIT_MS});
+        const title = await text(page, '#silence-title');
+        await page.selectOption('#silence-for', '4h');
+        await page.fill('#silence-reason', 'Oefening: de drukte bij het station is gepland');
+        [silResp] = await Promise.all([
+            page.waitForResponse((r) => r.request().method() === 'POST' &&
+                r.url() === `${BASE}/api/rules/drukte-station/silence`, {timeout: WAIT_MS}),
+            page.click('#silence-submit')]);
+        await page.waitForSelector(ruleSel + ' .chip-silenced', {timeout: WAIT_MS});
+        const chip = await text(page, ruleSel + ' .chip-silenced');
+        const open = await page.$eval('#silence-dialog', (d) => d.open);
+        const lift = await page.$$eval(ruleSel + ' button.lift', (l) => l.length);
+        return (title === 'Regel stil zetten: Gevaarlijke drukte op het station' &&
+            /^stil tot .*\d\d:\d\d$/.test(chip) && !open && lift === 1) ||
+            JSON.stringify({title, chip, open, lift});
+    });
+    shots.push(await shot(page, 'silenced.png'));
+    if (silenced) {
+        let until = 0;
+        await step('the page\'s POST answered 200 {rule, by politie-oc, until 4 h on}', async () => {
+            const j = await silResp.json();
+            until = j.until;
+            return (silResp.status() === 200 && j.rule === 'drukte-station' &&
+                j.by === 'politie-oc' && j.until - j.at === 4 * 3600000) ||
+                `HTTP ${silResp.status()} ${JSON.stringify(j)}`;
+        });
+        await step('the API shows it (silenced_until), and the audit file has it with the reason',
+            async () => {
+                const r = await api('GET', '/api/rules', TOKEN_READ);
+                const rule = r.json && r.json.rules.find((x) => x.id === 'drukte-station');
+                const f = path.join(STATE, 'audit', EVENT + '.jsonl');
+                const recs = (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n') : [])
+                    .filter(Boolean).map((l) => JSON.parse(l)).filter((x) => x.what === 'silence');
+                return (rule && rule.silenced_until === until && recs.length === 1 &&
+                    recs[0].rule === 'drukte-station' && recs[0].by === 'politie-oc' &&
+                    recs[0].reason === 'Oefening: de drukte bij het station is gepland') ||
+                    JSON.stringify({rule: rule && rule.silenced_until, until, recs});
+            });
+        if (readOk) {
+            await step('the read page has no silence button, and its POST silence answers 403',
+                async () => {
+                    const n = await pageR.$$eval('section.rule button.silence, section.rule ' +
+                        'button.lift', (l) => l.length);
+                    const r = await api('POST', '/api/rules/drukte-station/silence', TOKEN_READ,
+                        '{"lift":true}');
+                    return (n === 0 && r.status === 403) || JSON.stringify({n, status: r.status});
+                });
+        }
+        await step('"Stilte opheffen" lifts it: the chip goes, the audit file has what=unsilence',
+            async () => {
+                await page.click(ruleSel + ' button.lift', {timeout: WAIT_MS});
+                await page.waitForSelector(ruleSel + ' button.silence', {timeout: WAIT_MS});
+                const chips = await page.$$eval(ruleSel + ' .chip-silenced', (l) => l.length);
+                const f = path.join(STATE, 'audit', EVENT + '.jsonl');
+                const recs = fs.readFileSync(f, 'utf8').split('\n').filter(Boolean)
+                    .map((l) => JSON.parse(l)).filter((x) => x.what === 'unsilence');
+                return (chips === 0 && recs.length === 1 && recs[0].by === 'politie-oc') ||
+                    JSON.stringify({chips, recs});
+            });
     }
 
     /* ---- English, in a page of its own (the marker page must not reload) ---- */

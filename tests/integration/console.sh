@@ -540,6 +540,43 @@ check "the audit log has what=reload records with by (politie-oc, SIGHUP)" \
     'jqf "$T/audit2.b" "([.records[] | select(.what == \"reload\") | .by] | sort) == [\"SIGHUP\", \"politie-oc\"]"' \
     'cat "$T/audit2.b"'
 
+# ---- silencing a rule from the console ----
+J=(-H "Content-Type: application/json")
+SURL=$U/api/rules/water-straat/silence
+c1=$(req skab "${KAB[@]}" "${J[@]}" -X POST -d '{"for":"1h","reason":"x"}' "$SURL")
+c2=$(req sbad "${OC[@]}" "${J[@]}" -X POST -d '{"for":"1h"}' "$SURL")
+c3=$(req snone "${OC[@]}" "${J[@]}" -X POST -d '{"for":"1h","reason":"x"}' "$U/api/rules/geen-regel/silence")
+check "silence: role read is 403; a body without a reason 400 naming it; an unknown rule 404" \
+    '[ "$c1 $c2 $c3" = "403 400 404" ] && jqf "$T/sbad.b" ".error | test(\"reason\")"' \
+    'echo "$c1 $c2 $c3"; cat "$T/sbad.b"'
+code=$(req sil "${OC[@]}" "${J[@]}" -X POST \
+    -d '{"for":"2h","reason":"Wateroverlast is bekend, brandweer ter plaatse"}' "$SURL")
+SUNTIL=$(jq -r .until "$T/sil.b" 2> /dev/null)
+req rl5 "${OC[@]}" "$U/api/rules" > /dev/null
+check "silence (role ack): 200, until two hours on, by politie-oc; /api/rules shows silenced_until" \
+    '[ "$code" = 200 ] && jqf "$T/sil.b" ".rule == \"water-straat\" and .by == \"politie-oc\" and .until - .at == 7200000" &&
+     jqf "$T/rl5.b" ".rules[] | select(.id == \"water-straat\") | .silenced_until == $SUNTIL"' \
+    'echo "$code"; cat "$T/sil.b"; cat "$T/rl5.b" | head -c 600'
+"$BIN" silence --list --config "$T/a.yaml" > "$T/silist.out" 2>&1
+check "\`blikveld silence --list\` shows the console's silence with who and why; the audit and control files have it" \
+    'grep -q "^water-straat .* by politie-oc: Wateroverlast is bekend, brandweer ter plaatse$" "$T/silist.out" &&
+     jq -e -s "[.[] | select(.what == \"silence\" and .rule == \"water-straat\" and .by == \"politie-oc\" and (.reason | test(\"brandweer\")) and (.until | type == \"string\"))] | length == 1" "$AUD" > /dev/null &&
+     jq -e -s "[.[] | select(.op == \"silence\" and .rule == \"water-straat\" and .until == $SUNTIL)] | length == 1" "$CTL" > /dev/null' \
+    'cat "$T/silist.out"; tail -3 "$AUD" "$CTL"'
+fb 9000 4 "overstroming in de straat"
+wait_for 10 '[ -n "$(fired water-straat)" ] && grep -qs "\"what\":\"silenced\".*water-straat" "$AUD"'
+WATER=$(fired water-straat)
+check "the silenced rule fires (printed) but its alert is held back: audit what=silenced, nothing to the webhook" \
+    '[ -n "$WATER" ] && grep -qs "\"what\":\"silenced\".*water-straat" "$AUD" && ! grep -qs "$WATER" "$T/recv/bodies.jsonl"' \
+    'echo "id $WATER"; tail -3 "$AUD"; tail -c 600 "$T/recv/bodies.jsonl"'
+code=$(req slift "${OC[@]}" "${J[@]}" -X POST -d '{"lift":true}' "$SURL")
+req rl6 "${OC[@]}" "$U/api/rules" > /dev/null
+check "lift (role ack): 200 until 0; /api/rules no longer silenced; audit what=unsilence by politie-oc" \
+    '[ "$code" = 200 ] && jqf "$T/slift.b" ".until == 0" &&
+     jqf "$T/rl6.b" ".rules[] | select(.id == \"water-straat\") | .silenced_until == null" &&
+     jq -e -s "[.[] | select(.what == \"unsilence\" and .rule == \"water-straat\" and .by == \"politie-oc\")] | length == 1" "$AUD" > /dev/null' \
+    'echo "$code"; cat "$T/slift.b"; tail -2 "$AUD"'
+
 # ---- robustness ----
 bad=""
 for kind in nonsense bigheader bigbody http09 half badchunk negative; do

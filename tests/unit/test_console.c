@@ -225,6 +225,12 @@ typedef struct rec {
     int audit_later; /* keep done for the test to call */
     bv_console_text_done *tdone;
     void *tdone_arg;
+    int silences;
+    char sil_rule[64], sil_by[64], sil_reason[1100];
+    int sil_reason_null;
+    int64_t sil_until, sil_at;
+    int sil_rc;          /* what the hook answers */
+    const char *sil_err; /* with it */
 } rec;
 
 static size_t h_sources(void *arg, bv_console_source *out, size_t max)
@@ -295,8 +301,29 @@ static void h_audit(void *arg, const char *event, bv_console_text_done *done, vo
 
 static int64_t h_silenced(void *arg, const char *rule, int64_t now_ms)
 {
-    (void)arg;
+    rec *r = arg;
+    if (r->silences && strcmp(rule, r->sil_rule) == 0) {
+        return r->sil_until > now_ms ? r->sil_until : 0; /* what the last silence said */
+    }
     return strcmp(rule, "brand") == 0 ? now_ms + 3600000 : 0;
+}
+
+static int h_silence(void *arg, const char *rule, int64_t until_ms, const char *by,
+                     const char *reason, int64_t at_ms, char *err, size_t errlen)
+{
+    rec *r = arg;
+    if (r->sil_rc) {
+        snprintf(err, errlen, "%s", r->sil_err ? r->sil_err : "");
+        return r->sil_rc;
+    }
+    r->silences++;
+    snprintf(r->sil_rule, sizeof r->sil_rule, "%s", rule);
+    snprintf(r->sil_by, sizeof r->sil_by, "%s", by);
+    snprintf(r->sil_reason, sizeof r->sil_reason, "%s", reason ? reason : "");
+    r->sil_reason_null = reason == NULL;
+    r->sil_until = until_ms;
+    r->sil_at = at_ms;
+    return 0;
 }
 
 /* ---- the console under test ---- */
@@ -367,7 +394,8 @@ static void fx_init(fx *f)
                               .ack = h_ack,
                               .reload = h_reload,
                               .audit = h_audit,
-                              .silenced = h_silenced};
+                              .silenced = h_silenced,
+                              .silence = h_silence};
 }
 
 static void fx_start(fx *f)
@@ -1414,6 +1442,102 @@ static void test_restored(void **state)
     bv_console_restored_drop(f.c, T0);
     assert_order(&f, (const char *[]){ID_A, ID_D}, 2);
     feed_close(&fd);
+    fx_free(&f);
+}
+
+/* POST /api/rules/ID/silence: role ack, a rule that exists, a strict JSON body; the hook records
+ * it, /api/rules shows it; a lift; a hook that fails. */
+static void test_silence(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    fx_start(&f);
+#define JSON_ACK BEARER_ACK "Content-Type: application/json\n"
+    static const char good[] = "{\"for\":\"2h\",\"reason\":\"Demonstratie aangekondigd\"}";
+    resp r = {0};
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence",
+         BEARER_READ "Content-Type: application/json\n", good);
+    assert_api(&r, 403);
+    resp_free(&r);
+    static const char *const missing[] = {"/api/rules/nope/silence", "/api/rules/demo/silenced",
+                                          "/api/rules//silence", "/api/rules/demo",
+                                          "/api/rules/demo/silence/x"};
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        http(&f, &r, EVHTTP_REQ_POST, missing[i], JSON_ACK, good);
+        assert_api(&r, 404);
+        resp_free(&r);
+    }
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence", BEARER_ACK, NULL);
+    assert_api(&r, 400); /* no body */
+    resp_free(&r);
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence",
+         BEARER_ACK "Content-Type: text/plain\n", good);
+    assert_api(&r, 415);
+    resp_free(&r);
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence", JSON_ACK, "{\"for\":\"2h\"}");
+    assert_api(&r, 400);
+    assert_non_null(strstr(r.body.p, "reason"));
+    resp_free(&r);
+    char big[5000];
+    memset(big, ' ', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    big[0] = '{';
+    big[sizeof big - 2] = '}';
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence", JSON_ACK, big);
+    assert_api(&r, 413);
+    resp_free(&r);
+    assert_int_equal(f.r.silences, 0);
+
+    /* a silence */
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence", JSON_ACK, good);
+    assert_api(&r, 200);
+    yajl_val v = parse(r.body.p);
+    assert_string_equal(jstr(v, P("rule")), "demo");
+    assert_int_equal(jint(v, P("until")), T0 + 2 * 3600000);
+    assert_string_equal(jstr(v, P("by")), "politie-oc");
+    assert_int_equal(jint(v, P("at")), T0);
+    yajl_tree_free(v);
+    resp_free(&r);
+    assert_int_equal(f.r.silences, 1);
+    assert_string_equal(f.r.sil_rule, "demo");
+    assert_string_equal(f.r.sil_by, "politie-oc");
+    assert_string_equal(f.r.sil_reason, "Demonstratie aangekondigd");
+    assert_int_equal(f.r.sil_until, T0 + 2 * 3600000);
+    assert_int_equal(f.r.sil_at, T0);
+    v = get_json(&f, "/api/rules", BEARER_READ);
+    yajl_val rules = jget(v, P("rules"));
+    yajl_val demo = NULL;
+    for (size_t i = 0; i < jlen(rules); i++) {
+        if (strcmp(jstr(jat(rules, i), P("id")), "demo") == 0) {
+            demo = jat(rules, i);
+        }
+    }
+    assert_non_null(demo);
+    assert_int_equal(jint(demo, P("silenced_until")), T0 + 2 * 3600000);
+    yajl_tree_free(v);
+
+    /* the lift */
+    bv_fake_clock_advance(&f.clock, 60000);
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence", JSON_ACK, "{\"lift\": true}");
+    assert_api(&r, 200);
+    v = parse(r.body.p);
+    assert_int_equal(jint(v, P("until")), 0);
+    assert_int_equal(jint(v, P("at")), T0 + 60000);
+    yajl_tree_free(v);
+    resp_free(&r);
+    assert_int_equal(f.r.silences, 2);
+    assert_int_equal(f.r.sil_until, 0);
+    assert_true(f.r.sil_reason_null);
+
+    /* the hook could not record it: 500 with its reason */
+    f.r.sil_rc = -1;
+    f.r.sil_err = "redis did not take the silence";
+    http(&f, &r, EVHTTP_REQ_POST, "/api/rules/demo/silence", JSON_ACK, good);
+    assert_api(&r, 500);
+    assert_non_null(strstr(r.body.p, "redis did not take the silence"));
+    resp_free(&r);
+#undef JSON_ACK
     fx_free(&f);
 }
 
@@ -2870,6 +2994,7 @@ int main(void)
         cmocka_unit_test(test_alerts),
         cmocka_unit_test(test_restored),
         cmocka_unit_test(test_ack),
+        cmocka_unit_test(test_silence),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_feed),
         cmocka_unit_test(test_feed_idle),

@@ -83,6 +83,20 @@
             rule_quiet: 'rustig',
             rule_firing: 'ALARM',
             rule_silenced: 'stil tot {t}',
+            silence: 'Stil zetten\u2026',
+            silence_lift: 'Stilte opheffen',
+            silence_title: 'Regel stil zetten: {r}',
+            silence_note: 'Nieuwe meldingen van deze regel gaan zolang naar niemand; ze blijven ' +
+                'op dit scherm, en dit komt met uw naam en reden in het logboek.',
+            silence_for: 'Hoe lang',
+            silence_reason: 'Waarom',
+            silence_do: 'Stil zetten',
+            cancel: 'Annuleren',
+            silence_failed: 'Niet gelukt: {e}',
+            silence_ok: '{r} staat stil tot {t}.',
+            silence_lifted: 'De stilte van {r} is opgeheven.',
+            dur_30m: '30 minuten', dur_1h: '1 uur', dur_2h: '2 uur', dur_4h: '4 uur',
+            dur_8h: '8 uur', dur_1d: '1 dag',
             matches: '{n} treffers sinds de start',
             v_threshold: 'berichten in {w}',
             v_unique_authors: 'auteurs in {w}',
@@ -196,6 +210,20 @@
             rule_quiet: 'quiet',
             rule_firing: 'FIRING',
             rule_silenced: 'silenced until {t}',
+            silence: 'Silence\u2026',
+            silence_lift: 'Lift silence',
+            silence_title: 'Silence rule: {r}',
+            silence_note: 'New alerts of this rule go to nobody meanwhile; they still show on ' +
+                'this screen, and this goes into the audit log with your name and reason.',
+            silence_for: 'For how long',
+            silence_reason: 'Why',
+            silence_do: 'Silence',
+            cancel: 'Cancel',
+            silence_failed: 'Failed: {e}',
+            silence_ok: '{r} is silenced until {t}.',
+            silence_lifted: 'The silence of {r} is lifted.',
+            dur_30m: '30 minutes', dur_1h: '1 hour', dur_2h: '2 hours', dur_4h: '4 hours',
+            dur_8h: '8 hours', dur_1d: '1 day',
             matches: '{n} matches since start',
             v_threshold: 'posts in {w}',
             v_unique_authors: 'authors in {w}',
@@ -253,6 +281,8 @@
         targetDone: false,
         ackBusy: new Set(),
         ackErr: new Map(), /* id -> error text shown next to its button */
+        silenceRule: null, /* the rule the silence dialog is for */
+        silenceBusy: null, /* the rule whose silence request is under way */
         noticeTimer: 0,
         fmt: null,
         langChosen: false, /* from localStorage or the switch: me.lang no longer applies */
@@ -1273,7 +1303,112 @@
             el('span', {class: 'rule-id'}, str(rule.id)),
             el('span', {class: 'unit'}, sub.join(' \u00b7 '))));
         sec.appendChild(chart(rule));
+        if (canAck()) {
+            const busy = S.silenceBusy === rule.id;
+            sec.appendChild(el('div', {class: 'rule-actions'},
+                el('button', {
+                    class: (silenced ? 'lift' : 'silence') + ' btn btn-quiet', type: 'button',
+                    disabled: busy,
+                }, silenced ? t('silence_lift') : t('silence'))));
+        }
         return sec;
+    }
+
+    /* ---- silences ---- */
+
+    const DURATIONS = ['30m', '1h', '2h', '4h', '8h', '1d'];
+
+    function ruleById(id) {
+        return S.rules ? S.rules.list.find((x) => x.id === id) : null;
+    }
+
+    function openSilence(id) {
+        const r = ruleById(id);
+        if (!r) {
+            return;
+        }
+        S.silenceRule = id;
+        byId('silence-title').textContent = t('silence_title', {r: str(r.title) || str(r.id)});
+        const sel = byId('silence-for');
+        const keep = sel.value || '2h';
+        clear(sel);
+        for (const d of DURATIONS) {
+            sel.appendChild(el('option', {value: d}, t('dur_' + d)));
+        }
+        sel.value = keep;
+        byId('silence-reason').value = '';
+        byId('silence-error').hidden = true;
+        byId('silence-submit').disabled = false;
+        byId('silence-dialog').showModal();
+        byId('silence-reason').focus();
+    }
+
+    /* POST /api/rules/ID/silence; the answer's `until` shows at once (the feed follows). */
+    async function postSilence(id, body) {
+        S.silenceBusy = id;
+        renderRule(id);
+        let err = null, j = null;
+        try {
+            const r = await fetch('/api/rules/' + encodeURIComponent(id) + '/silence', {
+                method: 'POST', credentials: 'same-origin', cache: 'no-store',
+                headers: {'Content-Type': 'application/json', Accept: 'application/json'},
+                body: JSON.stringify(body),
+            });
+            if (r.status === 401) {
+                goLogin();
+                return null;
+            }
+            try {
+                j = await r.json();
+            } catch (e) {
+                j = null;
+            }
+            if (!r.ok) {
+                err = j && typeof j.error === 'string' && j.error ? j.error : 'HTTP ' + r.status;
+            }
+        } catch (e) {
+            err = t('net_error');
+        } finally {
+            S.silenceBusy = null;
+        }
+        const rule = ruleById(id);
+        if (!err && rule && j && isNum(j.until)) {
+            rule.silenced_until = j.until;
+        }
+        renderRule(id);
+        return err;
+    }
+
+    async function submitSilence(ev) {
+        ev.preventDefault();
+        const id = S.silenceRule;
+        const reason = byId('silence-reason').value.trim();
+        if (!id || !reason) {
+            byId('silence-reason').focus();
+            return;
+        }
+        byId('silence-submit').disabled = true;
+        const err = await postSilence(id, {for: byId('silence-for').value, reason: reason});
+        byId('silence-submit').disabled = false;
+        if (err) {
+            const e = byId('silence-error');
+            e.textContent = t('silence_failed', {e: err});
+            e.hidden = false;
+            return;
+        }
+        byId('silence-dialog').close();
+        const r = ruleById(id);
+        showNotice(t('silence_ok', {
+            r: r ? str(r.title) || id : id, t: fmtWhen(r ? r.silenced_until : 0),
+        }), 'info', 8000);
+    }
+
+    async function liftSilence(id) {
+        const err = await postSilence(id, {lift: true});
+        const r = ruleById(id);
+        const name = r ? str(r.title) || id : id;
+        showNotice(err ? t('silence_failed', {e: err}) : t('silence_lifted', {r: name}),
+            err ? 'error' : 'info', 8000);
     }
 
     function renderRule(id) {
@@ -1488,6 +1623,19 @@
                 ackAlert(art.dataset.id);
             }
         });
+        byId('rules').addEventListener('click', (ev) => {
+            const b = ev.target.closest('button.silence, button.lift');
+            const sec = b && b.closest('section.rule');
+            if (sec && !b.disabled) {
+                if (b.classList.contains('lift')) {
+                    liftSilence(sec.dataset.rule);
+                } else {
+                    openSilence(sec.dataset.rule);
+                }
+            }
+        });
+        byId('silence-form').addEventListener('submit', submitSilence);
+        byId('silence-cancel').addEventListener('click', () => byId('silence-dialog').close());
         /* the clock on the "today or another day" choice and silences moves on */
         setInterval(() => {
             if (document.body.dataset.ready === '1') {
