@@ -1214,6 +1214,22 @@ static int starts(const char *s, const char *prefix)
     return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* PREFIX ID SUFFIX: the ID (not empty, no '/', shorter than n bytes) into out; 1, else 0. */
+static int path_id(const char *path, const char *prefix, const char *suffix, char *out, size_t n)
+{
+    size_t pl = strlen(prefix), len = strlen(path), sl = strlen(suffix);
+    if (len <= pl + sl || strncmp(path, prefix, pl) != 0 || strcmp(path + len - sl, suffix) != 0) {
+        return 0;
+    }
+    size_t il = len - pl - sl;
+    if (il >= n || memchr(path + pl, '/', il) != NULL) {
+        return 0;
+    }
+    memcpy(out, path + pl, il);
+    out[il] = '\0';
+    return 1;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     bv_console *c = arg;
@@ -1297,6 +1313,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     bv_buf *b = &c->scratch;
     bv_buf_reset(b);
+    char id[256];
     if (page) {
         reply_asset(req, bv_asset_find("/index.html"));
     } else if (get && strcmp(path, "/api/me") == 0) {
@@ -1319,30 +1336,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", b->p, b->len);
     } else if (get && strcmp(path, "/events") == 0) {
         do_events(c, req);
-    } else if (post && starts(path, "/api/alerts/")) {
-        const char *id = path + strlen("/api/alerts/");
-        const char *slash = strchr(id, '/');
-        char idbuf[33];
-        size_t il = slash ? (size_t)(slash - id) : 0;
-        if (slash == NULL || strcmp(slash, "/ack") != 0 || il == 0 || il >= sizeof idbuf) {
-            reply_error(c, req, 404, "no such resource");
-            return;
-        }
-        memcpy(idbuf, id, il);
-        idbuf[il] = '\0';
-        do_ack(c, req, who, idbuf);
-    } else if (post && starts(path, "/api/rules/")) {
-        const char *id = path + strlen("/api/rules/");
-        const char *slash = strchr(id, '/');
-        char idbuf[256];
-        size_t il = slash ? (size_t)(slash - id) : 0;
-        if (slash == NULL || strcmp(slash, "/silence") != 0 || il == 0 || il >= sizeof idbuf) {
-            reply_error(c, req, 404, "no such resource");
-            return;
-        }
-        memcpy(idbuf, id, il);
-        idbuf[il] = '\0';
-        do_silence(c, req, who, idbuf);
+    } else if (post && path_id(path, "/api/alerts/", "/ack", id, 33)) {
+        do_ack(c, req, who, id);
+    } else if (post && path_id(path, "/api/rules/", "/silence", id, sizeof id)) {
+        do_silence(c, req, who, id);
     } else if (post && strcmp(path, "/api/reload") == 0) {
         do_reload(c, req, who);
     } else {
