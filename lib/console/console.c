@@ -31,6 +31,7 @@
 #include <yajl/yajl_parse.h>
 
 #define MAX_BODY 16384
+#define FEED_POINTS 60 /* history points per rule in one "rules" event */
 #define MAX_SOURCES 64
 #define RATE_SAMPLES 64 /* per source: posts counts at each sources tick, for the rate */
 #define RATE_SPAN_MS (5 * 60000)
@@ -68,6 +69,7 @@ typedef struct rule_now {
     size_t ndet;
     int firing;
     uint64_t fired, resolved; /* alerts seen */
+    int64_t sent_ms;          /* the feed: the newest history point sent (0: none yet) */
 } rule_now;
 
 typedef struct rate {
@@ -450,7 +452,11 @@ static void write_point(const bv_history_point *p, bv_buf *b)
     bv_buf_puts(b, p->holds ? ",true]" : ",false]");
 }
 
-/* history: 1 for the whole history per rule (the API), 0 for the newest point (the feed) */
+/* history: 1 for the whole history per rule (the API); 0 for the feed: the points since the
+ * last it sent (the newest one sent again: its minute may have changed since), so a chart
+ * drawn from the feed has every minute even when a fast replay adds several between two
+ * sends; at most FEED_POINTS of them (then "more": the page reads /api/rules); and the newest
+ * point alone */
 static void write_rules(bv_console *c, int history, bv_buf *b)
 {
     int64_t now = now_ms(c);
@@ -501,7 +507,7 @@ static void write_rules(bv_console *c, int history, bv_buf *b)
             write_detector(&r->detectors[d], rn && rn->evals ? &rn->evals[d] : NULL, b);
         }
         bv_buf_putc(b, ']');
-        if (c->o.history && history) {
+        if (c->o.history) {
             size_t np = bv_history_get(c->o.history, (uint32_t)i, NULL, 0);
             if (np > cap) {
                 bv_history_point *np2 = realloc(pts, np * sizeof *pts);
@@ -511,21 +517,36 @@ static void write_rules(bv_console *c, int history, bv_buf *b)
                 }
             }
             np = bv_history_get(c->o.history, (uint32_t)i, pts, cap);
-            bv_buf_puts(b, ",\"history\":[");
-            for (size_t k = 0; k < np && k < cap; k++) {
-                if (k) {
+            np = np < cap ? np : cap;
+            size_t from = 0;
+            if (!history) {
+                int64_t since = rn ? rn->sent_ms : INT64_MIN;
+                while (from < np && pts[from].t_ms < since) {
+                    from++;
+                }
+                if (np - from > FEED_POINTS) {
+                    from = np - FEED_POINTS; /* the page asks for the whole history */
+                    bv_buf_puts(b, ",\"more\":true");
+                }
+            }
+            bv_buf_puts(b, history ? ",\"history\":[" : ",\"points\":[");
+            for (size_t k = from; k < np; k++) {
+                if (k > from) {
                     bv_buf_putc(b, ',');
                 }
                 write_point(&pts[k], b);
             }
             bv_buf_putc(b, ']');
-        } else if (c->o.history) {
-            bv_history_point p;
-            bv_buf_puts(b, ",\"point\":");
-            if (bv_history_last(c->o.history, (uint32_t)i, &p)) {
-                write_point(&p, b);
-            } else {
-                bv_buf_puts(b, "null");
+            if (!history) {
+                bv_buf_puts(b, ",\"point\":");
+                if (np) {
+                    write_point(&pts[np - 1], b);
+                    if (rn) {
+                        rn->sent_ms = pts[np - 1].t_ms;
+                    }
+                } else {
+                    bv_buf_puts(b, "null");
+                }
             }
         }
         bv_buf_putc(b, '}');
@@ -1515,6 +1536,7 @@ static int set_rules(bv_console *c, const bv_ruleset *rs)
         }
         nr[i].ndet = r->ndetectors;
         if (old) {
+            nr[i].sent_ms = old->sent_ms;
             nr[i].firing = old->firing;
             nr[i].fired = old->fired;
             nr[i].resolved = old->resolved;

@@ -1923,6 +1923,67 @@ static void test_feed(void **state)
 
 /* A quiet feed outlives the idle timeout of other connections: the keepalive comes, not the
  * end (timeout_s 1, a keepalive after 1.5 s: the one wait of this file that takes real time). */
+/* The feed's "rules" events carry every history point since the last one sent (a fast replay
+ * adds several minutes between two), the newest again (it may have changed), at most 60 (then
+ * "more": the page reads /api/rules). */
+static void test_feed_points(void **state)
+{
+    (void)state;
+    fx f;
+    fx_init(&f);
+    f.o.rules_ms = 20;
+    fx_start(&f);
+    feed fd;
+    feed_open(&f, &fd, BEARER_READ);
+    WAIT(f.base, fd.hello == 1);
+    for (int k = 0; k < 5; k++) {
+        signal_rule(&f, f.rs, 0, T0 + k * MIN, (uint64_t)k + 1, 1);
+    }
+    WAIT(f.base, fd.rules >= 1);
+    yajl_val v = parse(feed_last(&fd, "rules"));
+    yajl_val brand = jat(jget(v, P("rules")), 0), demo = jat(jget(v, P("rules")), 1);
+    yajl_val pts = jget(brand, P("points"));
+    assert_int_equal(jlen(pts), 5);
+    for (size_t k = 0; k < 5; k++) {
+        assert_point(jat(pts, k), bucket(T0 + (int64_t)k * MIN), (double)k + 1, 10, 0);
+    }
+    assert_point(jget(brand, P("point")), bucket(T0 + 4 * MIN), 5, 10, 0);
+    assert_false(jhas(brand, P("more")));
+    assert_false(jhas(brand, P("history")));
+    assert_int_equal(jlen(jget(demo, P("points"))), 0);
+    assert_true(jnull(demo, P("point")));
+    yajl_tree_free(v);
+
+    /* the newest minute changes and one more comes: both */
+    size_t seen = fd.rules;
+    signal_rule(&f, f.rs, 0, T0 + 4 * MIN + 30000, 8, 1);
+    signal_rule(&f, f.rs, 0, T0 + 5 * MIN, 9, 1);
+    WAIT(f.base, fd.rules > seen);
+    v = parse(feed_last(&fd, "rules"));
+    pts = jget(jat(jget(v, P("rules")), 0), P("points"));
+    assert_int_equal(jlen(pts), 2);
+    assert_point(jat(pts, 0), bucket(T0 + 4 * MIN), 8, 10, 0);
+    assert_point(jat(pts, 1), bucket(T0 + 5 * MIN), 9, 10, 0);
+    yajl_tree_free(v);
+
+    /* 100 minutes at once: the newest 60, and "more" */
+    seen = fd.rules;
+    for (int k = 6; k < 106; k++) {
+        signal_rule(&f, f.rs, 0, T0 + k * MIN, 3, 1);
+    }
+    WAIT(f.base, fd.rules > seen);
+    v = parse(feed_last(&fd, "rules"));
+    brand = jat(jget(v, P("rules")), 0);
+    pts = jget(brand, P("points"));
+    assert_int_equal(jlen(pts), 60);
+    assert_point(jat(pts, 0), bucket(T0 + 46 * MIN), 3, 10, 0);
+    assert_point(jat(pts, 59), bucket(T0 + 105 * MIN), 3, 10, 0);
+    assert_true(jbool(brand, P("more")));
+    yajl_tree_free(v);
+    feed_close(&fd);
+    fx_free(&f);
+}
+
 static void test_feed_idle(void **state)
 {
     (void)state;
@@ -2997,6 +3058,7 @@ int main(void)
         cmocka_unit_test(test_silence),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_feed),
+        cmocka_unit_test(test_feed_points),
         cmocka_unit_test(test_feed_idle),
         cmocka_unit_test(test_feed_gone_frees),
         cmocka_unit_test(test_feed_slow_client),

@@ -283,6 +283,7 @@
         ackErr: new Map(), /* id -> error text shown next to its button */
         silenceRule: null, /* the rule the silence dialog is for */
         silenceBusy: null, /* the rule whose silence request is under way */
+        rulesLoading: false, /* /api/rules asked for after a "more" */
         noticeTimer: 0,
         fmt: null,
         langChosen: false, /* from localStorage or the switch: me.lang no longer applies */
@@ -683,15 +684,21 @@
         if (isNum(j.span_ms) && j.span_ms > 0) {
             S.rules.span_ms = j.span_ms;
         }
+        let more = false;
         j.rules.forEach((nr, i) => {
             const r = old[i];
             for (const k of Object.keys(nr)) {
-                if (k !== 'history' && k !== 'point') {
+                if (k !== 'history' && k !== 'point' && k !== 'points' && k !== 'more') {
                     r[k] = nr[k];
                 }
             }
-            const p = nr.point;
-            if (Array.isArray(p) && isNum(p[0])) {
+            /* the points since the last event (a fast replay adds several), else the newest */
+            const pts = Array.isArray(nr.points) ? nr.points : [nr.point];
+            more = more || nr.more === true;
+            for (const p of pts) {
+                if (!Array.isArray(p) || !isNum(p[0])) {
+                    continue;
+                }
                 const h = r.history;
                 const last = h.length ? h[h.length - 1] : null;
                 if (last && last[0] === p[0]) {
@@ -714,6 +721,13 @@
             }
         });
         renderRules();
+        if (more && !S.rulesLoading) {
+            /* more points came than one event carries: the whole history, once */
+            S.rulesLoading = true;
+            keepTrying(loadRules).finally(() => {
+                S.rulesLoading = false;
+            });
+        }
     }
 
     function onReload(j) {
