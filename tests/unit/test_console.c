@@ -1921,8 +1921,6 @@ static void test_feed(void **state)
     fx_free(&f);
 }
 
-/* A quiet feed outlives the idle timeout of other connections: the keepalive comes, not the
- * end (timeout_s 1, a keepalive after 1.5 s: the one wait of this file that takes real time). */
 /* The feed's "rules" events carry every history point since the last one sent (a fast replay
  * adds several minutes between two), the newest again (it may have changed), at most 60 (then
  * "more": the page reads /api/rules). */
@@ -1984,6 +1982,8 @@ static void test_feed_points(void **state)
     fx_free(&f);
 }
 
+/* A quiet feed outlives the idle timeout of other connections: the keepalive comes, not the
+ * end (timeout_s 1, a keepalive after 1.5 s: the one wait of this file that takes real time). */
 static void test_feed_idle(void **state)
 {
     (void)state;
