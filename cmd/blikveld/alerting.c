@@ -636,35 +636,81 @@ int bv_cmd_shared_record(bv_shared *sh, struct event_base *base, const bv_buf *c
     return ok && bv_cmd_wait(base, bv_cmd_shared_written, sh, 10000) == 0 ? 0 : -1;
 }
 
-bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
-                               bv_outbox_found_cb *found, void *arg, const char *cmd)
+bv_shared *bv_cmd_shared_lister(struct event_base *base, const bv_redis_addr *addr,
+                                const char *password, const char *ns, const bv_ruleset *rs,
+                                const char *event, int64_t audit_retention_ms,
+                                bv_outbox_found_cb *found, void *arg, char *err, size_t errlen)
 {
-    size_t nr = ad->rs ? bv_rules_count(ad->rs) : 0;
+    size_t nr = found && rs ? bv_rules_count(rs) : 0;
     const char **rules = calloc(nr ? nr : 1, sizeof *rules);
     if (rules == NULL) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < nr; i++) {
-        rules[i] = bv_rules_get(ad->rs, i)->id;
+        rules[i] = bv_rules_get(rs, i)->id;
     }
     bv_shared_opts so = {
-        .addr = &ad->raddr,
-        .password = ad->password,
+        .addr = addr,
+        .password = password,
         .ns = ns,
         .rules = rules,
-        .nrules = found ? nr : 0,
-        .owner = "cli",
+        .nrules = nr,
+        .owner = "list",
         .list_only = 1,
-        .event = ad->event,
-        .audit_retention_ms = ad->conf.alerting.retention.audit_ms,
+        .event = event,
+        .audit_retention_ms = audit_retention_ms,
     };
-    char err[1024];
-    bv_shared *r = bv_shared_new(base, &so, found, arg, err, sizeof err);
+    bv_shared *r = bv_shared_new(base, &so, found, arg, err, errlen);
     free(rules);
+    return r;
+}
+
+bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
+                               bv_outbox_found_cb *found, void *arg, const char *cmd)
+{
+    char err[1024];
+    bv_shared *r =
+        bv_cmd_shared_lister(base, &ad->raddr, ad->password, ns, ad->rs, ad->event,
+                             ad->conf.alerting.retention.audit_ms, found, arg, err, sizeof err);
     if (r == NULL) {
         fprintf(stderr, "blikveld %s: redis: %s\n", cmd, err);
     }
     return r;
+}
+
+typedef struct read_wait {
+    bv_shared_text_cb *cb;
+    void *arg;
+    int done, failed;
+} read_wait;
+
+static void on_read_wait(void *arg, char *text, size_t len)
+{
+    read_wait *w = arg;
+    w->done = 1;
+    if (text == NULL) {
+        w->failed = 1;
+        return;
+    }
+    w->cb(w->arg, text, len);
+}
+
+static int read_waited(void *arg)
+{
+    return ((read_wait *)arg)->done;
+}
+
+int bv_cmd_shared_read_wait(bv_shared *sh, struct event_base *base, const char *list,
+                            bv_shared_text_cb *cb, void *arg)
+{
+    read_wait w = {.cb = cb, .arg = arg};
+    if (bv_cmd_wait(base, bv_cmd_shared_connected, sh, 10000) != 0 ||
+        bv_shared_read(sh, list, on_read_wait, &w) != 0 ||
+        bv_cmd_wait(base, read_waited, &w, 10000) != 0 || w.failed) {
+        return -1;
+    }
+    return 0;
 }
 
 void bv_cmd_admin_free(bv_cmd_admin *ad)

@@ -185,10 +185,21 @@ void bv_cmd_admin_free(bv_cmd_admin *ad);
  * rule set (whose rules name the keys). 0 (ad->redis says whether there is one), or 1 after
  * printing why. */
 int bv_cmd_admin_redis(bv_cmd_admin *ad, const char *cmd);
+/* A listing connection to what an event shares in Redis at addr (nothing written by itself, no
+ * lease taken): the outboxes of rs's rules in namespace ns go to found (NULL: none is read);
+ * event names the control and audit lists (NULL: none). NULL with the reason in err. */
+bv_shared *bv_cmd_shared_lister(struct event_base *base, const bv_redis_addr *addr,
+                                const char *password, const char *ns, const bv_ruleset *rs,
+                                const char *event, int64_t audit_retention_ms,
+                                bv_outbox_found_cb *found, void *arg, char *err, size_t errlen);
 /* A connection to what the event shares in Redis, for a command that reads or appends once:
  * lists the outbox of namespace ns into found (NULL: reads no outbox). NULL after printing why. */
 bv_shared *bv_cmd_admin_shared(bv_cmd_admin *ad, struct event_base *base, const char *ns,
                                bv_outbox_found_cb *found, void *arg, const char *cmd);
+/* Waits until sh is connected, reads the event's list ("audit" or "control") and hands its
+ * text to cb, then returns 0; -1 when Redis did not answer within 10 s each (cb not called). */
+int bv_cmd_shared_read_wait(bv_shared *sh, struct event_base *base, const char *list,
+                            bv_shared_text_cb *cb, void *arg);
 /* Conditions for bv_cmd_wait, arg a bv_shared: connected; a scan of the outbox done; every
  * write answered. */
 int bv_cmd_shared_connected(void *sh);

@@ -27,24 +27,14 @@ static void usage(FILE *out)
 }
 
 typedef struct redis_read {
-    int text, done, failed;
+    int text;
     size_t n;
 } redis_read;
 
 static void on_audit(void *arg, char *text, size_t len)
 {
     redis_read *rr = arg;
-    rr->done = 1;
-    if (text == NULL) {
-        rr->failed = 1;
-        return;
-    }
     rr->n = bv_audit_print(text, len, rr->text, stdout);
-}
-
-static int read_done(void *arg)
-{
-    return ((redis_read *)arg)->done;
 }
 
 /* With Redis: the record every process of the event wrote there. */
@@ -57,9 +47,7 @@ static int export_redis(bv_cmd_admin *ad, int text)
     if (sh == NULL) {
         goto out;
     }
-    if (bv_cmd_wait(base, bv_cmd_shared_connected, sh, 10000) != 0 ||
-        bv_shared_read(sh, "audit", on_audit, &rr) != 0 ||
-        bv_cmd_wait(base, read_done, &rr, 10000) != 0 || rr.failed) {
+    if (bv_cmd_shared_read_wait(sh, base, "audit", on_audit, &rr) != 0) {
         fprintf(stderr, "blikveld audit: redis: the audit log could not be read\n");
         goto out;
     }

@@ -109,26 +109,12 @@ static int list_redis(bv_cmd_admin *ad, const char *ns, int all)
 {
     struct event_base *base = event_base_new();
     bv_outbox *ob = bv_outbox_new_memory();
-    size_t nr = bv_rules_count(ad->rs);
-    const char **rules = calloc(nr ? nr : 1, sizeof *rules);
     int rc = 1;
-    if (base == NULL || ob == NULL || rules == NULL) {
+    if (base == NULL || ob == NULL) {
         goto out;
     }
-    for (size_t i = 0; i < nr; i++) {
-        rules[i] = bv_rules_get(ad->rs, i)->id;
-    }
-    bv_shared_opts ro = {.addr = &ad->raddr,
-                         .password = ad->password,
-                         .ns = ns,
-                         .rules = rules,
-                         .nrules = nr,
-                         .owner = "list",
-                         .list_only = 1};
-    char err[1024];
-    bv_shared *r = bv_shared_new(base, &ro, on_listed, ob, err, sizeof err);
+    bv_shared *r = bv_cmd_admin_shared(ad, base, ns, on_listed, ob, "outbox");
     if (r == NULL) {
-        fprintf(stderr, "blikveld outbox: redis: %s\n", err);
         goto out;
     }
     bv_cmd_wait(base, bv_cmd_shared_scanned, r, 10000);
@@ -149,7 +135,6 @@ static int list_redis(bv_cmd_admin *ad, const char *ns, int all)
            bv_outbox_count(ob), pending, failed);
     rc = pending || failed ? 1 : 0;
 out:
-    free(rules);
     bv_outbox_close(ob);
     if (base) {
         event_base_free(base);

@@ -62,34 +62,15 @@ static int rule_exists(const bv_cmd_admin *ad, const char *id, int *checked)
     return found;
 }
 
-typedef struct redis_read {
-    bv_control *ctrl;
-    int done, failed;
-} redis_read;
-
 static void on_control(void *arg, char *text, size_t len)
 {
-    redis_read *rr = arg;
-    rr->done = 1;
-    if (text == NULL) {
-        rr->failed = 1;
-        return;
-    }
-    bv_control_feed(rr->ctrl, text, len);
-}
-
-static int read_done(void *arg)
-{
-    return ((redis_read *)arg)->done;
+    bv_control_feed(arg, text, len);
 }
 
 /* With Redis: the control records there, fed to ctrl. 0 or -1 (said why). */
 static int read_redis(bv_shared *sh, struct event_base *base, bv_control *ctrl)
 {
-    redis_read rr = {.ctrl = ctrl};
-    if (bv_cmd_wait(base, bv_cmd_shared_connected, sh, 10000) != 0 ||
-        bv_shared_read(sh, "control", on_control, &rr) != 0 ||
-        bv_cmd_wait(base, read_done, &rr, 10000) != 0 || rr.failed) {
+    if (bv_cmd_shared_read_wait(sh, base, "control", on_control, ctrl) != 0) {
         fprintf(stderr, "blikveld silence: redis: the silences could not be read\n");
         return -1;
     }

@@ -492,7 +492,7 @@ static void on_lister_poll(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-static int restore(bv_cmd_console *cc, const bv_cmd_console_args *a)
+static void restore(bv_cmd_console *cc, const bv_cmd_console_args *a)
 {
     cc->restore_span_ms = a->conf->history_ms;
     if (a->redis == NULL) {
@@ -502,26 +502,11 @@ static int restore(bv_cmd_console *cc, const bv_cmd_console_args *a)
             restore_one(cc, e->alert, e->alert_len);
         }
         restored_trim(cc);
-        return 0;
+        return;
     }
-    size_t nr = bv_rules_count(a->rs);
-    const char **rules = calloc(nr ? nr : 1, sizeof *rules);
-    if (rules == NULL) {
-        return -1;
-    }
-    for (size_t i = 0; i < nr; i++) {
-        rules[i] = bv_rules_get(a->rs, i)->id;
-    }
-    bv_shared_opts ro = {.addr = a->redis,
-                         .password = a->redis_password,
-                         .ns = a->ns,
-                         .rules = rules,
-                         .nrules = nr,
-                         .owner = "console",
-                         .list_only = 1};
     char err[1024];
-    cc->lister = bv_shared_new(a->base, &ro, on_listed, cc, err, sizeof err);
-    free(rules);
+    cc->lister = bv_cmd_shared_lister(a->base, a->redis, a->redis_password, a->ns, a->rs, NULL, 0,
+                                      on_listed, cc, err, sizeof err);
     cc->lister_poll = cc->lister ? event_new(a->base, -1, EV_PERSIST, on_lister_poll, cc) : NULL;
     struct timeval tv = {0, 50000};
     if (cc->lister_poll == NULL || event_add(cc->lister_poll, &tv) != 0) {
@@ -529,7 +514,6 @@ static int restore(bv_cmd_console *cc, const bv_cmd_console_args *a)
                cc->lister ? "out of memory" : err);
         lister_free(cc);
     }
-    return 0;
 }
 
 /* ---- life ---- */
@@ -641,9 +625,8 @@ int bv_cmd_console_open(bv_cmd_console *cc, const bv_cmd_console_args *a)
         fprintf(stderr, "blikveld %s: console at %s (%zu tokens)\n", a->cmd,
                 bv_console_url(cc->console), cc->ntokens);
     }
-    if (a->restore && cc->al && restore(cc, a) != 0) {
-        fprintf(stderr, "blikveld %s: out of memory\n", a->cmd);
-        return 1;
+    if (a->restore && cc->al) {
+        restore(cc, a);
     }
     return 0;
 }
