@@ -32,21 +32,19 @@ with deadlines. Prints PASS/FAIL per check.
 Usage: delivery_redis_drive.py BLIKVELD_BINARY
 """
 import collections
-import http.server
 import json
 import os
 import re
 import shutil
 import signal
 import socket
-import socketserver
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-from drive_util import free_port, jsonl, kill, mentions, read, wait_until, yaml_str
+from drive_util import free_port, jsonl, kill, mentions, read, serve_posts, wait_until, yaml_str
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "delivery_redis")
@@ -148,37 +146,7 @@ class Receiver:
         self.dups = collections.Counter()
         self.holding = False
         self.release = threading.Event()
-        rcv = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt, *args):
-                pass
-
-            def do_POST(self):
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                status, hold = rcv.take(self.path, self.headers.items(), raw)
-                if hold:
-                    rcv.release.wait(60)
-                body = b'{"ok":true}' if status == 200 else b'{"error":"busy"}'
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass
-
-        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-        self.srv = Server(("127.0.0.1", 0), Handler)
-        self.port = self.srv.server_address[1]
-        threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.1},
-                         daemon=True).start()
+        self.srv, self.port = serve_posts(self.take, self.release)
         servers.append(self)
 
     def url(self, group, who):

@@ -1,9 +1,12 @@
 """drive_util.py: what the delivery test drivers share (test code only): polling a condition
 with a deadline, reading files that may not exist yet, JSON lines, free ports, YAML strings,
-stopping a child's whole process group, and finding an author's id in text."""
+stopping a child's whole process group, finding an author's id in text, and an HTTP receiver."""
+import http.server
 import json
 import os
 import re
+import socketserver
+import threading
 import signal
 import socket
 import subprocess
@@ -74,3 +77,37 @@ def kill(p, sig=signal.SIGKILL, timeout=10):
     except subprocess.TimeoutExpired:
         if sig != signal.SIGKILL:
             kill(p)
+
+
+def serve_posts(take, release):
+    """A threaded HTTP server on a free loopback port, started: each POST's body goes to
+    take(path, headers, raw) -> (status, hold); with hold it waits for the release event (at
+    most 60 s) before answering status. Returns (server, port)."""
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *args):
+            pass
+
+        def do_POST(self):
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status, hold = take(self.path, self.headers.items(), raw)
+            if hold:
+                release.wait(60)
+            body = b'{"ok":true}' if status == 200 else b'{"error":"busy"}'
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    srv = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    return srv, srv.server_address[1]
